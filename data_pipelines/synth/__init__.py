@@ -1,0 +1,1 @@
+"""Offline synthetic emotional speech corpus (festival TTS + phone-timed viseme targets)."""

@@ -1,0 +1,163 @@
+"""Pure functions on sequence lengths, masks and time resampling.
+
+Everything here is shape-static under `jax.jit`: lengths are traced `[batch]` int32
+arrays, the padded sizes are Python ints. Each function mirrors a PyTorch semantic of the
+reference implementation and is unit-tested against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+SAMPLE_RATE_HZ = 16_000
+FPS = 30
+WAV2VEC2_FPS = 50
+
+
+def frames_for(num_samples: int, sample_rate_hz: int = SAMPLE_RATE_HZ, fps: int = FPS) -> int:
+    """Output frames for a clip: ceil(seconds * fps), in exact integer arithmetic.
+
+    The release computes `math.ceil(n / 16000 * 30)` in floating point, which rounds
+    up one frame too many for a handful of lengths (e.g. 132800 samples); the exact
+    value is what a user expects and what this project uses everywhere.
+    """
+    return -(-int(num_samples) * fps // sample_rate_hz)
+
+
+def frames_for_array(num_samples: jax.Array, sample_rate_hz: int = SAMPLE_RATE_HZ, fps: int = FPS):
+    """`frames_for` over a traced `[batch]` int array."""
+    return -((-num_samples * fps) // sample_rate_hz)
+
+
+def conv_output_length(length, kernels: Sequence[int], strides: Sequence[int]):
+    """Frames the wav2vec2 CNN emits for `length` samples (HF `_get_feat_extract_output_lengths`).
+
+    Works on Python ints and on jnp arrays alike. Negative results mean "too short".
+    """
+    for kernel, stride in zip(kernels, strides):
+        length = (length - kernel) // stride + 1
+    return length
+
+
+def receptive_field(kernels: Sequence[int], strides: Sequence[int]) -> int:
+    """Smallest number of samples for which the CNN emits one frame."""
+    field = 1
+    for kernel, stride in reversed(list(zip(kernels, strides))):
+        field = (field - 1) * stride + kernel
+    return field
+
+
+def emotion_mid_length(cnn_frames):
+    """Emotion encoder's internal length int(T50 / 50 * 30).
+
+    Integer arithmetic (floor(3 T / 5)); the release's float expression agrees except
+    for float-rounding cases such as T = 205, where it loses one frame.
+    """
+    return (cnn_frames * FPS) // WAV2VEC2_FPS
+
+
+def length_mask(lengths: jax.Array, max_length: int) -> jax.Array:
+    """`[batch]` lengths -> `[batch, max_length]` bool, True on valid positions."""
+    return jnp.arange(max_length)[None, :] < lengths[:, None]
+
+
+def linear_resample(
+    features: jax.Array, in_lengths: jax.Array, out_lengths: jax.Array, out_max: int
+) -> jax.Array:
+    """Resamples each item along time with linear interpolation, align_corners=True.
+
+    Matches `F.interpolate(x.transpose(1, 2), size=out_len, mode="linear",
+    align_corners=True)` applied to each item's valid prefix alone.
+
+    features: [batch, in_max, channels]; in_lengths, out_lengths: [batch] int.
+    -> [batch, out_max, channels], zero beyond each item's out_length.
+    """
+    in_lengths = in_lengths.astype(jnp.int32)
+    out_lengths = out_lengths.astype(jnp.int32)
+    positions = jnp.arange(out_max, dtype=jnp.float32)[None, :]
+    # PyTorch: scale = (in - 1) / (out - 1) for out > 1, else 0, in float32.
+    scale = jnp.where(
+        out_lengths > 1,
+        (in_lengths - 1).astype(jnp.float32) / jnp.maximum(out_lengths - 1, 1).astype(jnp.float32),
+        0.0,
+    )[:, None]
+    source = scale * positions
+    lower = jnp.clip(jnp.floor(source).astype(jnp.int32), 0, None)
+    lower = jnp.minimum(lower, jnp.maximum(in_lengths[:, None] - 1, 0))
+    upper = jnp.minimum(lower + 1, jnp.maximum(in_lengths[:, None] - 1, 0))
+    weight = (source - lower.astype(jnp.float32))[..., None].astype(features.dtype)
+    take = jax.vmap(lambda x, idx: x[idx])
+    lower_values = take(features, lower)
+    upper_values = take(features, upper)
+    resampled = lower_values + weight * (upper_values - lower_values)
+    valid = length_mask(out_lengths, out_max)[..., None]
+    return jnp.where(valid, resampled, jnp.zeros((), features.dtype))
+
+
+def alibi_slopes(num_heads: int) -> np.ndarray:
+    """ALiBi head slopes (Press et al.), including the non-power-of-two rule.
+
+    4 heads -> [1/4, 1/16, 1/64, 1/256].
+    """
+
+    def power_of_two_slopes(n: int) -> list[float]:
+        start = 2 ** (-(2 ** -(math.log2(n) - 3)))
+        return [start * start**i for i in range(n)]
+
+    if math.log2(num_heads).is_integer():
+        slopes = power_of_two_slopes(num_heads)
+    else:
+        closest = 2 ** math.floor(math.log2(num_heads))
+        slopes = power_of_two_slopes(closest)
+        slopes += power_of_two_slopes(2 * closest)[0::2][: num_heads - closest]
+    return np.asarray(slopes, dtype=np.float32)
+
+
+def periodic_alibi_bias(num_heads: int, length: int, period: int) -> jax.Array:
+    """Causal self-attention bias with periodic ALiBi, for the length at hand.
+
+    bias[h, i, j] = -slope_h * floor((i - j) / period) for j <= i, -inf for j > i.
+    -> [num_heads, length, length] float32. O(length^2) memory per call, no table,
+    no length cap.
+    """
+    query = jnp.arange(length)[:, None]
+    key = jnp.arange(length)[None, :]
+    distance = query - key
+    steps = jnp.floor_divide(jnp.maximum(distance, 0), period).astype(jnp.float32)
+    slopes = jnp.asarray(alibi_slopes(num_heads))[:, None, None]
+    bias = -slopes * steps[None]
+    return jnp.where((key <= query)[None], bias, -jnp.inf)
+
+
+def alignment_mask(query_length: int, memory_length: int) -> jax.Array:
+    """Cross-attention mask: query frame t sees memory frame t only.
+
+    -> [query_length, memory_length] bool, True where attention is allowed.
+    """
+    return jnp.arange(query_length)[:, None] == jnp.arange(memory_length)[None, :]
+
+
+def masked_mean(values: jax.Array, mask: jax.Array, axis: int = 1) -> jax.Array:
+    """Mean over `axis` of the positions where `mask` is True (mask broadcasts)."""
+    mask = mask.astype(values.dtype)
+    total = jnp.sum(values * mask, axis=axis)
+    count = jnp.maximum(jnp.sum(mask, axis=axis), 1.0)
+    return total / count
+
+
+def normalize_waveform(audio: jax.Array, num_samples: jax.Array, eps: float = 1e-7) -> jax.Array:
+    """Per-utterance zero mean, unit variance over the valid samples (HF do_normalize).
+
+    audio: [batch, samples]; num_samples: [batch] -> [batch, samples], zeros past the end.
+    """
+    valid = length_mask(num_samples, audio.shape[1])
+    count = jnp.maximum(num_samples, 1).astype(audio.dtype)[:, None]
+    mean = jnp.sum(jnp.where(valid, audio, 0.0), axis=1, keepdims=True) / count
+    centered = jnp.where(valid, audio - mean, 0.0)
+    variance = jnp.sum(centered * centered, axis=1, keepdims=True) / count
+    return centered / jnp.sqrt(variance + eps)
