@@ -52,13 +52,34 @@ def receptive_field(kernels: Sequence[int], strides: Sequence[int]) -> int:
     return field
 
 
-def emotion_mid_length(cnn_frames):
-    """Emotion encoder's internal length int(T50 / 50 * 30).
+# Emotion-encoder lengths T below this bound reproduce the release's float expression exactly.
+_FLOAT_QUIRK_BOUND = 1 << 22  # 50 fps frames: ~23 hours of audio
 
-    Integer arithmetic (floor(3 T / 5)); the release's float expression agrees except
-    for float-rounding cases such as T = 205, where it loses one frame.
+
+def _float_quirk_lengths() -> np.ndarray:
+    """Sorted T where float64 `int(T / 50 * 30)` is one less than the exact floor(3T / 5)."""
+    t = np.arange(1, _FLOAT_QUIRK_BOUND, dtype=np.int64)
+    return t[(t / WAV2VEC2_FPS * FPS).astype(np.int64) != (t * FPS) // WAV2VEC2_FPS].astype(np.int32)
+
+
+_QUIRK_LENGTHS = _float_quirk_lengths()
+
+
+def emotion_mid_length(cnn_frames):
+    """Emotion encoder's internal length, the release's `int(T50 / 50 * 30)`.
+
+    That float expression is floor(3T / 5) except where float64 rounding lands just
+    below an integer (T = 205, 410, 820, ...: 0.4% of lengths), where it is one less.
+    We reproduce it exactly (for T < 2**22) with a table of those T, so converted
+    checkpoints see the same internal lengths as the release. Python int or jnp array.
     """
-    return (cnn_frames * FPS) // WAV2VEC2_FPS
+    exact = (cnn_frames * FPS) // WAV2VEC2_FPS
+    if isinstance(cnn_frames, (int, np.integer)):
+        return int(cnn_frames / WAV2VEC2_FPS * FPS)
+    table = jnp.asarray(_QUIRK_LENGTHS)
+    position = jnp.searchsorted(table, cnn_frames)
+    hit = table[jnp.minimum(position, table.shape[0] - 1)] == cnn_frames
+    return exact - hit.astype(exact.dtype)
 
 
 def length_mask(lengths: jax.Array, max_length: int) -> jax.Array:
@@ -66,9 +87,7 @@ def length_mask(lengths: jax.Array, max_length: int) -> jax.Array:
     return jnp.arange(max_length)[None, :] < lengths[:, None]
 
 
-def linear_resample(
-    features: jax.Array, in_lengths: jax.Array, out_lengths: jax.Array, out_max: int
-) -> jax.Array:
+def linear_resample(features: jax.Array, in_lengths: jax.Array, out_lengths: jax.Array, out_max: int) -> jax.Array:
     """Resamples each item along time with linear interpolation, align_corners=True.
 
     Matches `F.interpolate(x.transpose(1, 2), size=out_len, mode="linear",

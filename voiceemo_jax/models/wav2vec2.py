@@ -97,7 +97,7 @@ class Wav2Vec2Config:
     @classmethod
     def from_hf(
         cls, config: Mapping[str, Any], preprocessor: Mapping[str, Any] | None = None, **overrides
-    ) -> "Wav2Vec2Config":
+    ) -> Wav2Vec2Config:
         """Builds from the dicts of an HF `config.json` (+ `preprocessor_config.json`)."""
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in config.items() if k in fields}
@@ -123,7 +123,7 @@ class Wav2Vec2Config:
         return out
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "Wav2Vec2Config":
+    def from_dict(cls, values: Mapping[str, Any]) -> Wav2Vec2Config:
         values = dict(values)
         for key in ("conv_dim", "conv_kernel", "conv_stride", "id2label"):
             if key in values:

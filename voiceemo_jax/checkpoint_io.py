@@ -1,0 +1,100 @@
+"""Model checkpoints: an Orbax parameter tree plus a readable model config.
+
+Layout of a model checkpoint folder (what `convert` writes and `predict` reads):
+
+    CKPT_DIR/
+      voiceemo_model.json   {"format": "voiceemo-jax", "version": 1, "model": {...}, "source": {...}}
+      params/               Orbax StandardCheckpointer tree of the model's nnx.Param state
+
+The folder is written under a temporary name and renamed when complete, so a crash never
+leaves something `load_model` would accept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from flax import nnx
+
+from voiceemo_jax.atomic_files import atomic_path
+from voiceemo_jax.errors import UserError
+from voiceemo_jax.models.voiceemo import VoiceEmo, VoiceEmoConfig
+
+FORMAT = "voiceemo-jax"
+VERSION = 1
+CONFIG_FILE = "voiceemo_model.json"
+PARAMS_DIR = "params"
+
+
+def _checkpointer():
+    import orbax.checkpoint as ocp
+
+    return ocp.StandardCheckpointer()
+
+
+def save_model(
+    model: VoiceEmo, out_dir: str | os.PathLike, *, source: dict[str, Any] | None = None, overwrite: bool = False
+) -> Path:
+    """Writes `model`'s parameters and config to `out_dir` atomically; returns the path."""
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not overwrite:
+        raise UserError(f"{out_dir} already exists; choose another --out or remove it")
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), params)
+    meta = {"format": FORMAT, "version": VERSION, "model": model.config.to_dict(), "source": source or {}}
+    with atomic_path(out_dir, suffix="") as tmp:
+        tmp.mkdir()
+        checkpointer = _checkpointer()
+        checkpointer.save(tmp / PARAMS_DIR, params)
+        checkpointer.wait_until_finished()
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return out_dir
+
+
+def read_model_meta(ckpt_dir: str | os.PathLike) -> dict[str, Any]:
+    """Reads and validates `voiceemo_model.json`; raises UserError if the folder is not ours."""
+    ckpt_dir = Path(ckpt_dir)
+    if not ckpt_dir.is_dir():
+        raise UserError(f"checkpoint {ckpt_dir} is not a folder (expected a VoiceEmo-JAX checkpoint folder)")
+    config_path = ckpt_dir / CONFIG_FILE
+    if not config_path.is_file() or not (ckpt_dir / PARAMS_DIR).is_dir():
+        raise UserError(
+            f"{ckpt_dir} is not a VoiceEmo-JAX checkpoint (no {CONFIG_FILE} and {PARAMS_DIR}/); "
+            "convert a release .pth with `voiceemo convert emotalk` first"
+        )
+    try:
+        meta = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{config_path} is not valid JSON: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise UserError(f"{config_path} does not describe a VoiceEmo-JAX checkpoint (format != {FORMAT!r})")
+    if meta.get("version") != VERSION:
+        raise UserError(f"{config_path} has checkpoint version {meta.get('version')}, this build reads {VERSION}")
+    return meta
+
+
+def load_model(ckpt_dir: str | os.PathLike, **model_kwargs) -> tuple[VoiceEmo, dict[str, Any]]:
+    """Restores a model from a checkpoint folder -> (model, meta)."""
+    ckpt_dir = Path(ckpt_dir).absolute()
+    meta = read_model_meta(ckpt_dir)
+    try:
+        config = VoiceEmoConfig.from_dict(meta["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{ckpt_dir / CONFIG_FILE} has an invalid model config: {error}") from None
+    abstract = nnx.eval_shape(lambda: VoiceEmo(config, rngs=nnx.Rngs(0), **model_kwargs))
+    graphdef, abstract_params, rest = nnx.split(abstract, nnx.Param, ...)
+    target = nnx.to_pure_dict(abstract_params)
+    try:
+        restored = _checkpointer().restore(ckpt_dir / PARAMS_DIR, target)
+    except Exception as error:  # Orbax raises many types for a damaged or mismatched tree
+        raise UserError(
+            f"cannot restore parameters from {ckpt_dir / PARAMS_DIR}: {str(error).splitlines()[0]}"
+        ) from None
+    nnx.replace_by_pure_dict(abstract_params, restored)
+    model = nnx.merge(graphdef, abstract_params, rest)
+    return model, meta

@@ -1,0 +1,147 @@
+"""The voice-to-face morph synthesizer: feature fusion + one transformer decoder layer.
+
+SPEC section 3. The decoder layer reproduces PyTorch's post-norm
+`nn.TransformerDecoderLayer(batch_first=True, activation="relu")`, with the periodic
+ALiBi bias on self-attention and the one-to-one alignment mask on cross-attention,
+both computed for the length at hand (the release's 4 x 5000 x 5000 table is gone).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from voiceemo_jax.models import sequence_ops
+
+
+@dataclasses.dataclass(frozen=True)
+class MorphSynthesizerConfig:
+    """Sizes of the fusion and decoder. Release defaults; a checkpoint's shapes decide."""
+
+    content_dim: int = 512  # audio_feature_map_cont output
+    emotion_dim: int = 832  # audio_feature_map_emo output = decoder d_model = memory width
+    emotion_tgt_dim: int = 256  # audio_feature_map_emo2 output
+    level_dim: int = 32
+    person_dim: int = 32
+    num_levels: int = 2
+    num_persons: int = 24
+    num_heads: int = 4
+    feedforward_dim: int = 832
+    period: int = 30
+    dropout: float = 0.1
+    layer_norm_eps: float = 1e-5
+    output_dim: int = 52  # 52 ARKit coefficients, or V*3 vertex offsets
+
+    def __post_init__(self):
+        tgt = self.content_dim + self.emotion_tgt_dim + self.level_dim + self.person_dim
+        if tgt != self.emotion_dim:
+            raise ValueError(
+                f"decoder widths disagree: content {self.content_dim} + emotion {self.emotion_tgt_dim} + level "
+                f"{self.level_dim} + person {self.person_dim} = {tgt}, but d_model (emotion_dim) is {self.emotion_dim}"
+            )
+        if self.emotion_dim % self.num_heads:
+            raise ValueError(f"d_model {self.emotion_dim} is not divisible by {self.num_heads} heads")
+
+    @property
+    def d_model(self) -> int:
+        return self.emotion_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class TorchMultiheadAttention(nnx.Module):
+    """nn.MultiheadAttention (batch_first): packed q/k/v `in_proj`, then `out_proj`."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float, *, dtype=None, rngs):
+        self.num_heads = num_heads
+        self.in_proj = nnx.Linear(d_model, 3 * d_model, dtype=dtype, rngs=rngs)
+        self.out_proj = nnx.Linear(d_model, d_model, dtype=dtype, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout)
+
+    def __call__(self, query, memory, bias, *, deterministic=True, rngs=None):
+        """query: [B, Tq, D], memory: [B, Tk, D], bias: additive, broadcastable to [B, heads, Tq, Tk]."""
+        d_model = query.shape[-1]
+        head_dim = d_model // self.num_heads
+        kernel, in_bias = self.in_proj.kernel[...], self.in_proj.bias[...]
+
+        def project(x, part):
+            columns = slice(part * d_model, (part + 1) * d_model)
+            y = x @ kernel[:, columns].astype(x.dtype) + in_bias[columns].astype(x.dtype)
+            return y.reshape(*x.shape[:2], self.num_heads, head_dim)
+
+        q = project(query, 0) * head_dim**-0.5
+        k, v = project(memory, 1), project(memory, 2)
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) + bias
+        weights = jax.nn.softmax(logits, axis=-1).astype(query.dtype)
+        weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
+        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(query.shape)
+        return self.out_proj(out)
+
+
+class DecoderLayer(nnx.Module):
+    """Post-norm decoder layer: self-attn, cross-attn, ReLU feed-forward, each + residual + LN."""
+
+    def __init__(self, config: MorphSynthesizerConfig, *, dtype=None, rngs):
+        d, eps = config.d_model, config.layer_norm_eps
+        self.self_attn = TorchMultiheadAttention(d, config.num_heads, config.dropout, dtype=dtype, rngs=rngs)
+        self.multihead_attn = TorchMultiheadAttention(d, config.num_heads, config.dropout, dtype=dtype, rngs=rngs)
+        self.linear1 = nnx.Linear(d, config.feedforward_dim, dtype=dtype, rngs=rngs)
+        self.linear2 = nnx.Linear(config.feedforward_dim, d, dtype=dtype, rngs=rngs)
+        self.norm1 = nnx.LayerNorm(d, epsilon=eps, dtype=dtype, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(d, epsilon=eps, dtype=dtype, rngs=rngs)
+        self.norm3 = nnx.LayerNorm(d, epsilon=eps, dtype=dtype, rngs=rngs)
+        self.dropout = nnx.Dropout(config.dropout)
+
+    def __call__(self, tgt, memory, self_bias, cross_bias, *, deterministic=True, rngs=None):
+        kw = dict(deterministic=deterministic, rngs=rngs)
+        x = self.norm1(tgt + self.dropout(self.self_attn(tgt, tgt, self_bias, **kw), **kw))
+        x = self.norm2(x + self.dropout(self.multihead_attn(x, memory, cross_bias, **kw), **kw))
+        hidden = self.dropout(jax.nn.relu(self.linear1(x)), **kw)
+        return self.norm3(x + self.dropout(self.linear2(hidden), **kw))
+
+
+class MorphSynthesizer(nnx.Module):
+    """Fuses content, emotion, level and person, decodes per-frame outputs.
+
+    Names mirror the release (audio_feature_map_cont, obj_vector_level, bs_map_r ...).
+    """
+
+    def __init__(self, config: MorphSynthesizerConfig, content_hidden: int, emotion_hidden: int, *, dtype=None, rngs):
+        self.config = config
+        self.audio_feature_map_cont = nnx.Linear(content_hidden, config.content_dim, dtype=dtype, rngs=rngs)
+        self.audio_feature_map_emo = nnx.Linear(emotion_hidden, config.emotion_dim, dtype=dtype, rngs=rngs)
+        self.audio_feature_map_emo2 = nnx.Linear(config.emotion_dim, config.emotion_tgt_dim, dtype=dtype, rngs=rngs)
+        self.obj_vector_level = nnx.Linear(config.num_levels, config.level_dim, dtype=dtype, rngs=rngs)
+        self.obj_vector_person = nnx.Linear(config.num_persons, config.person_dim, dtype=dtype, rngs=rngs)
+        self.transformer_decoder = DecoderLayer(config, dtype=dtype, rngs=rngs)
+        # The release zero-initialises the head: training starts from the neutral face.
+        self.bs_map_r = nnx.Linear(
+            config.d_model, config.output_dim, kernel_init=nnx.initializers.zeros, dtype=dtype, rngs=rngs
+        )
+
+    def __call__(self, content, emotion, level, person, num_frames, *, deterministic=True, rngs=None):
+        """content: [B, T, Hc]; emotion: [B, T, He]; level, person: [B] int or [B, n] one-hot
+        weights; num_frames: [B] int -> [B, T, output_dim], zero past each item's frames."""
+        batch, frames = content.shape[:2]
+        c = self.config
+        level = jax.nn.one_hot(level, c.num_levels, dtype=content.dtype) if level.ndim == 1 else level
+        person = jax.nn.one_hot(person, c.num_persons, dtype=content.dtype) if person.ndim == 1 else person
+        emo_memory = self.audio_feature_map_emo(emotion)
+        emo_tgt = jax.nn.relu(self.audio_feature_map_emo2(emo_memory))
+        level_vec = jnp.broadcast_to(self.obj_vector_level(level)[:, None], (batch, frames, c.level_dim))
+        person_vec = jnp.broadcast_to(self.obj_vector_person(person)[:, None], (batch, frames, c.person_dim))
+        tgt = jnp.concatenate([self.audio_feature_map_cont(content), emo_tgt, level_vec, person_vec], axis=-1)
+
+        self_bias = sequence_ops.periodic_alibi_bias(c.num_heads, frames, c.period)[None]
+        cross_bias = jnp.where(sequence_ops.alignment_mask(frames, frames), 0.0, -jnp.inf)[None, None]
+        decoded = self.transformer_decoder(
+            tgt, emo_memory, self_bias, cross_bias, deterministic=deterministic, rngs=rngs
+        )
+        out = self.bs_map_r(decoded)
+        valid = sequence_ops.length_mask(num_frames, frames)[..., None]
+        return jnp.where(valid, out, jnp.zeros((), out.dtype))

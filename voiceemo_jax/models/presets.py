@@ -1,0 +1,102 @@
+"""Named model sizes: Hugging Face-style wav2vec2 config dicts and whole-model configs.
+
+`release` mirrors the released model (two wav2vec2-large encoders, 832-wide decoder);
+`tiny` keeps the real CNN strides (so frame rates and lengths are realistic) with a few
+channels, for tests and CPU smoke runs. The dicts have the keys of an HF config.json, so
+the same code path builds a model from a preset or from a downloaded folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voiceemo_jax.models.morph_synthesizer import MorphSynthesizerConfig
+from voiceemo_jax.models.voiceemo import VoiceEmoConfig
+from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
+
+# Believed order of the release's emotion encoder labels; real conversions read config.json.
+RELEASE_EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+_CNN = {
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+}
+
+
+def hf_wav2vec2_dict(
+    variant: str = "layer",
+    *,
+    size: str = "tiny",
+    labels: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """A wav2vec2 config.json dict. variant: "layer" (large/XLSR style) or "group" (base)."""
+    if variant not in ("layer", "group"):
+        raise ValueError(f"variant must be 'layer' or 'group', got {variant!r}")
+    if size == "release":
+        dims = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+        conv_dim, pos_kernel, pos_groups = 512, 128, 16
+    elif size == "base":
+        dims = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+        conv_dim, pos_kernel, pos_groups = 512, 128, 16
+    elif size == "tiny":
+        dims = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
+        conv_dim, pos_kernel, pos_groups = 16, 16, 4
+    else:
+        raise ValueError(f"unknown size {size!r}")
+    config: dict[str, Any] = {
+        "model_type": "wav2vec2",
+        **dims,
+        **_CNN,
+        "conv_dim": [conv_dim] * 7,
+        "conv_bias": variant == "layer",
+        "feat_extract_norm": variant,
+        "do_stable_layer_norm": variant == "layer",
+        "feat_extract_activation": "gelu",
+        "hidden_act": "gelu",
+        "num_conv_pos_embeddings": pos_kernel,
+        "num_conv_pos_embedding_groups": pos_groups,
+        "layer_norm_eps": 1e-5,
+        "hidden_dropout": 0.1,
+        "attention_dropout": 0.1,
+        "activation_dropout": 0.05,
+        "feat_proj_dropout": 0.05,
+        "final_dropout": 0.1,
+        "layerdrop": 0.0,
+        "mask_time_prob": 0.0,
+        "vocab_size": 32,
+    }
+    if labels:
+        config["id2label"] = {str(i): name for i, name in enumerate(labels)}
+        config["label2id"] = {name: i for i, name in enumerate(labels)}
+        config["pooling_mode"] = "mean"
+    return config
+
+
+PREPROCESSOR = {"do_normalize": True, "sampling_rate": 16000, "feature_size": 1, "padding_value": 0.0}
+
+
+def synthesizer_config(size: str = "tiny", output_dim: int = 52, **overrides) -> MorphSynthesizerConfig:
+    if size == "release":
+        values = {}
+    elif size == "tiny":
+        values = dict(content_dim=32, emotion_dim=64, emotion_tgt_dim=16, level_dim=8, person_dim=8, feedforward_dim=64)
+    else:
+        raise ValueError(f"unknown size {size!r}")
+    return MorphSynthesizerConfig(output_dim=output_dim, **{**values, **overrides})
+
+
+def model_config(
+    size: str = "tiny",
+    *,
+    variant: str = "layer",
+    labels: tuple[str, ...] = RELEASE_EMOTIONS,
+    output_dim: int = 52,
+    **synthesizer_overrides,
+) -> VoiceEmoConfig:
+    """Whole-model config at a named size ("tiny" or "release")."""
+    w2v_size = "release" if size == "release" else size
+    return VoiceEmoConfig(
+        content=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=w2v_size), PREPROCESSOR),
+        emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=w2v_size, labels=labels), PREPROCESSOR),
+        synthesizer=synthesizer_config(size, output_dim, **synthesizer_overrides),
+    )
