@@ -1,0 +1,166 @@
+"""festival text-to-speech with phone timings, driven through batch Scheme scripts.
+
+One festival process synthesises a whole batch (loading a voice costs about half a
+second, an utterance a few milliseconds per second of speech). Speaking rate is the only
+prosody festival sets: `Duration_Stretch` for the diphone voices, the HTS engine's `-r`
+for the HTS voice (festival's HTS path ignores Duration_Stretch and intonation targets);
+pitch and voice quality are imposed afterwards by `prosody.py`, identically for all voices.
+`(utt.save.segs u F)` writes each phone's end time, which become the phone intervals.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy import signal
+
+from voiceemo_jax.errors import UserError
+
+SAMPLE_RATE_HZ = 16000
+DEBIAN_PACKAGES = ("festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts")
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+_HTS_VOICES = {"cmu_us_slt_arctic_hts"}
+_INSTALL_HINT = "install it with: apt-get install " + " ".join(DEBIAN_PACKAGES)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One phone interval in seconds from the start of the wave."""
+
+    name: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class TtsRequest:
+    """text in `festival_voice`, every duration multiplied by `duration_stretch` (> 1 is slower)."""
+
+    text: str
+    festival_voice: str
+    duration_stretch: float = 1.0
+
+
+@dataclass(frozen=True)
+class TtsResult:
+    """samples: [num_samples] float32 at 16 kHz mono; phones: contiguous intervals from 0."""
+
+    samples: np.ndarray
+    phones: tuple[Phone, ...]
+
+
+def festival_binary() -> str:
+    """Path of the festival executable, or UserError naming the Debian packages to install."""
+    path = shutil.which("festival")
+    if path is None:
+        raise UserError(f"festival is not installed; {_INSTALL_HINT}")
+    return path
+
+
+def available_voices() -> set[str]:
+    """Names of the festival voices installed on this machine (runs festival once)."""
+    result = subprocess.run(
+        [festival_binary(), "--pipe"],
+        input="(print (voice.list))\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return set(result.stdout.replace("(", " ").replace(")", " ").split())
+
+
+def check_voices(festival_voices) -> None:
+    """UserError unless festival and each of `festival_voices` are installed."""
+    missing = sorted(set(festival_voices) - available_voices())
+    if missing:
+        raise UserError(f"festival voice(s) {', '.join(missing)} not installed; {_INSTALL_HINT}")
+
+
+def _scheme_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _rate_command(request: TtsRequest) -> str:
+    if request.festival_voice in _HTS_VOICES:
+        # hts_engine's -r is a speed factor: durations are divided by it.
+        params = f'cmu_us_slt_arctic_hts::hts_engine_params (list (list "-r" {1.0 / request.duration_stretch:.6f}))'
+        return f"(set! hts_engine_params (append {params}))"
+    return f"(Parameter.set 'Duration_Stretch {request.duration_stretch:.6f})"
+
+
+def batch_script(requests: list[TtsRequest], folder: Path) -> str:
+    """The Scheme program that synthesises `requests` into folder/<i>.wav and folder/<i>.segs."""
+    lines, current_voice = [], None
+    for i, request in enumerate(requests):
+        if request.festival_voice != current_voice:
+            lines.append(f"(voice_{request.festival_voice})")
+            current_voice = request.festival_voice
+        wav, segs = _scheme_string(str(folder / f"{i}.wav")), _scheme_string(str(folder / f"{i}.segs"))
+        lines.append(_rate_command(request))
+        lines.append(
+            f"(set! utt_{i} (utt.synth (Utterance Text {_scheme_string(request.text)})))"
+            f"(utt.save.wave utt_{i} {wav} 'riff)(utt.save.segs utt_{i} {segs})(set! utt_{i} nil)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parse_segs(text: str) -> list[tuple[str, float]]:
+    """(phone, end_seconds) pairs from festival's segs file ("#" header, then "END 100 NAME" lines)."""
+    pairs = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0] != "#":
+            pairs.append((fields[2], float(fields[0])))
+    return pairs
+
+
+def phone_intervals(ends: list[tuple[str, float]], duration: float) -> tuple[Phone, ...]:
+    """Contiguous intervals from end times; ends are clipped to the wave and a final pause is
+    stretched to the end of the wave (diphone voices leave a few ms of silence after it)."""
+    phones, start = [], 0.0
+    for name, end in ends:
+        end = min(end, duration)
+        if end > start:
+            phones.append(Phone(name, round(start, 5), round(end, 5)))
+            start = end
+    if phones and phones[-1].name == "pau" and phones[-1].end < duration:
+        phones[-1] = Phone("pau", phones[-1].start, round(duration, 5))
+    return tuple(phones)
+
+
+def synthesise_batch(requests: list[TtsRequest]) -> list[TtsResult]:
+    """Synthesises every request in one festival process; results in request order."""
+    if not requests:
+        return []
+    binary = festival_binary()
+    with tempfile.TemporaryDirectory(prefix="voiceemo-festival-") as tmp:
+        folder = Path(tmp)
+        script = folder / "batch.scm"
+        script.write_text(batch_script(requests, folder))
+        result = subprocess.run([binary, "-b", str(script)], capture_output=True, text=True, timeout=3600, check=False)
+        results = []
+        for i, request in enumerate(requests):
+            wav_path, segs_path = folder / f"{i}.wav", folder / f"{i}.segs"
+            if not wav_path.exists() or not segs_path.exists():
+                raise RuntimeError(
+                    f"festival produced no audio for {request.festival_voice}: {request.text!r} "
+                    f"(exit {result.returncode}): {result.stderr.strip()[-500:]}"
+                )
+            samples, sr = sf.read(wav_path, dtype="float32")
+            if samples.ndim > 1:
+                samples = samples.mean(axis=1)
+            if sr != SAMPLE_RATE_HZ:
+                # The HTS voice writes 32 kHz (or 48 kHz on other builds): polyphase resampling to 16 kHz.
+                g = np.gcd(SAMPLE_RATE_HZ, sr)
+                samples = signal.resample_poly(samples, SAMPLE_RATE_HZ // g, sr // g).astype(np.float32)
+            duration = len(samples) / SAMPLE_RATE_HZ
+            phones = phone_intervals(parse_segs(segs_path.read_text()), duration)
+            results.append(TtsResult(samples=samples, phones=phones))
+    return results
