@@ -34,6 +34,9 @@ PREFIXES = (
 )
 
 
+_OURS = {prefix: ".".join(path) + "." for prefix, path in PREFIXES}
+
+
 def release_module_path(key: str):
     """Our module path for a release key, or None if the key belongs to nothing we know."""
     for prefix, ours in PREFIXES:
@@ -45,7 +48,10 @@ def release_module_path(key: str):
 
 def _shape(state: Mapping[str, np.ndarray], key: str) -> tuple[int, ...]:
     if key not in state:
-        raise UserError(f"the checkpoint has no {key!r}; is it a release (EmoTalk) state dict?")
+        module = key.rsplit(".", 1)[0] + "."
+        near = sorted(k for k in state if k.startswith(module))
+        hint = f"; unexpected keys there: {', '.join(near)}" if near else "; is it a release (EmoTalk) state dict?"
+        raise UserError(f"the checkpoint has no {key!r} (needed for model.{_OURS.get(module, module)}kernel){hint}")
     return tuple(state[key].shape)
 
 
