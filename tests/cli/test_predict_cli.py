@@ -62,8 +62,14 @@ def test_stereo_44k_wav_flac_and_m4a_give_t_frames_and_json(checkpoint, speech_l
 def test_post_processing_is_seeded_and_emotion_audio_changes_output(checkpoint, speech_like, tmp_path):
     soundfile.write(tmp_path / "c.wav", speech_like(16000 * 8, seed=2), 16000)
     soundfile.write(tmp_path / "e.wav", speech_like(16000 * 3, seed=7) * 3, 16000)
-    for name, extra in [("s1", ["--seed", "3"]), ("s2", ["--seed", "3"]), ("s3", ["--seed", "4"]),
-                        ("raw", ["--no-post-processing"]), ("swap", ["--emotion-audio", str(tmp_path / "e.wav")])]:  # fmt: skip
+    runs = {
+        "s1": ["--seed", "3"],
+        "s2": ["--seed", "3"],
+        "s3": ["--seed", "4"],
+        "raw": ["--no-post-processing"],
+        "swap": ["--emotion-audio", str(tmp_path / "e.wav")],
+    }
+    for name, extra in runs.items():
         assert predict(checkpoint, tmp_path / "c.wav", tmp_path / f"{name}.npy", *extra) == 0
     s1, s2, s3, raw, swap = (np.load(tmp_path / f"{n}.npy") for n in ("s1", "s2", "s3", "raw", "swap"))
     np.testing.assert_array_equal(s1, s2)
