@@ -23,9 +23,9 @@ def write_hf_folder(folder: Path, config: dict, weights: dict | None = None) -> 
 
 def make_release_files(root: Path, variant: str, seed: int = 1) -> tuple[object, object, Path, Path, Path]:
     import torch
-    from torch_reference import build_reference
 
     from voiceemo_jax.models import presets
+    from voiceemo_jax.torch_reference import build_reference
 
     config = presets.model_config("tiny", variant=variant)
     reference = build_reference(config, seed=seed)

@@ -160,7 +160,7 @@ def test_convert_wav2vec2_folder_initialises_encoder(tmp_path, speech_like, fmt)
     model = VoiceEmo(presets.model_config("tiny", variant="group"), rngs=nnx.Rngs(3))
     hf_wav2vec2.load_encoder_into(model, "content", tmp_path / "enc")
     audio = speech_like(9600, seed=4)
-    from torch_reference import hf_normalize
+    from voiceemo_jax.torch_reference import hf_normalize
 
     with torch.no_grad():
         expected = hf(torch.from_numpy(hf_normalize(audio))[None]).last_hidden_state[0].numpy()

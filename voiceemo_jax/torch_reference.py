@@ -1,5 +1,7 @@
 """A PyTorch reference of the released architecture, written from SPEC sections 2-5.
 
+Used by the parity tests and the speed benchmarks (needs the [convert] or [test] extra).
+
 Its `state_dict()` has exactly the release's key layout (audio_encoder_cont.*,
 audio_encoder_emo.wav2vec2.*, audio_encoder_emo.classifier.*, transformer_decoder.layers.0.*
 ...), so the same object is the parity reference and the release-checkpoint fixture
