@@ -98,9 +98,9 @@ def scan(
         except ValueError as error:
             skipped.append(SkippedFile(str(path), str(error)))
     speakers = tuple(sorted({actor for _, actor, *_ in parsed}))
-    if validation_actors is None and test_actors is None:
-        validation_actors, test_actors = default_actor_split(speakers)
-    validation_actors, test_actors = tuple(validation_actors or ()), tuple(test_actors or ())
+    default_validation, default_test = default_actor_split(speakers)
+    validation_actors = default_validation if validation_actors is None else tuple(validation_actors)
+    test_actors = default_test if test_actors is None else tuple(test_actors)
     if set(validation_actors) & set(test_actors):
         raise UserError(f"actors {sorted(set(validation_actors) & set(test_actors))} are in validation and test")
     clips = []

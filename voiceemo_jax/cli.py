@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES = (
     "voiceemo_jax.commands.predict",
     "voiceemo_jax.commands.convert",
+    "data_pipelines.cli",
 )
 
 
