@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "voiceemo_jax.commands.predict",
     "voiceemo_jax.commands.convert",
     "data_pipelines.cli",
+    "export.cli",
+    "voiceemo_jax.commands.train",
 )
 
 
@@ -38,11 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from voiceemo_jax.errors import UserError
 
     try:
-        code = args.handler(args)
+        code = args.handler(args, extra) if getattr(args, "accepts_overrides", False) else args.handler(args)
     except UserError as error:
         print(f"voiceemo {args.command}: error: {error}", file=sys.stderr)
         return 2
