@@ -27,6 +27,7 @@ DEBIAN_PACKAGES = ("festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 _HTS_VOICES = {"cmu_us_slt_arctic_hts"}
 _INSTALL_HINT = "install it with: apt-get install " + " ".join(DEBIAN_PACKAGES)
+EDGE_SILENCE_SECONDS = 0.25  # every clip starts and ends with at least this much pause
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,36 @@ def phone_intervals(ends: list[tuple[str, float]], duration: float) -> tuple[Pho
     return tuple(phones)
 
 
+def pad_edge_silence(
+    samples: np.ndarray, phones: tuple[Phone, ...], seconds: float = EDGE_SILENCE_SECONDS
+) -> tuple[np.ndarray, tuple[Phone, ...]]:
+    """Pads zeros so the leading and trailing pauses last at least `seconds`.
+
+    The HTS voice ends a few milliseconds after the last phone, the diphone voices leave
+    about 0.2-0.4 s; padding gives every voice the same room for a closed mouth at rest.
+    Phones are shifted and the edge pauses lengthened (or added) to match.
+    """
+    lead_pause = phones[0].end if phones and phones[0].name == "pau" else 0.0
+    trail_pause = phones[-1].end - phones[-1].start if phones and phones[-1].name == "pau" else 0.0
+    lead = int(round(max(seconds - lead_pause, 0.0) * SAMPLE_RATE_HZ))
+    trail = int(round(max(seconds - trail_pause, 0.0) * SAMPLE_RATE_HZ))
+    padded = np.pad(samples, (lead, trail))
+    shift, duration = lead / SAMPLE_RATE_HZ, len(padded) / SAMPLE_RATE_HZ
+    moved = [Phone(p.name, round(p.start + shift, 5), round(p.end + shift, 5)) for p in phones]
+    if moved and moved[0].name == "pau":
+        moved[0] = Phone("pau", 0.0, moved[0].end)
+    elif lead:
+        moved.insert(0, Phone("pau", 0.0, round(shift, 5)))
+    if moved and moved[-1].name == "pau":
+        moved[-1] = Phone("pau", moved[-1].start, round(duration, 5))
+    elif trail:
+        moved.append(Phone("pau", moved[-1].end if moved else 0.0, round(duration, 5)))
+    return padded, tuple(moved)
+
+
 def synthesise_batch(requests: list[TtsRequest]) -> list[TtsResult]:
-    """Synthesises every request in one festival process; results in request order."""
+    """Synthesises every request in one festival process; results in request order, edge
+    pauses padded to EDGE_SILENCE_SECONDS."""
     if not requests:
         return []
     binary = festival_binary()
@@ -162,5 +191,6 @@ def synthesise_batch(requests: list[TtsRequest]) -> list[TtsResult]:
                 samples = signal.resample_poly(samples, SAMPLE_RATE_HZ // g, sr // g).astype(np.float32)
             duration = len(samples) / SAMPLE_RATE_HZ
             phones = phone_intervals(parse_segs(segs_path.read_text()), duration)
-            results.append(TtsResult(samples=samples, phones=phones))
+            samples, phones = pad_edge_silence(samples, phones)
+            results.append(TtsResult(samples=samples.astype(np.float32), phones=phones))
     return results

@@ -166,26 +166,33 @@ def _job(args: tuple[str, int, list[ClipSpec]]) -> list[tuple[ClipSpec, int]]:
     return synthesise_clips(Path(root), seed, clips)
 
 
-def _prepare_root(root: Path, seed: int) -> None:
-    """Makes `root` a corpus of `seed`: keeps a same-seed corpus, clears another seed's."""
-    state_path = root / STATE_FILE
-    wanted = {"seed": seed, "version": CORPUS_VERSION}
+def _read_state(root: Path) -> dict | None:
+    try:
+        return json.loads((root / STATE_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def check_out_folder(root: Path) -> None:
+    """UserError unless `root` is absent, an empty folder or a synth corpus (never clobber other data)."""
     if root.exists() and not root.is_dir():
         raise UserError(f"--out {root} exists and is not a folder")
-    if state_path.is_file():
-        try:
-            state = json.loads(state_path.read_text())
-        except json.JSONDecodeError:
-            state = None
-        if state == wanted:
-            return
+    if root.is_dir() and not (root / STATE_FILE).is_file() and any(root.iterdir()):
+        raise UserError(f"--out {root} is a non-empty folder that is not a synth corpus; choose a new or empty folder")
+
+
+def _prepare_root(root: Path, seed: int) -> None:
+    """Makes `root` a corpus of `seed`: keeps a same-seed corpus, clears another seed's."""
+    wanted = {"seed": seed, "version": CORPUS_VERSION}
+    state = _read_state(root)
+    if state == wanted:
+        return
+    if state is not None or (root / STATE_FILE).exists():
         print(f"{root}: was generated with {state}; rebuilding for seed {seed}", file=sys.stderr)
         (root / "corpus.json").unlink(missing_ok=True)
         for folder in DATA_FOLDERS:
             shutil.rmtree(root / folder, ignore_errors=True)
-    elif root.is_dir() and any(root.iterdir()):
-        raise UserError(f"--out {root} is a non-empty folder that is not a synth corpus; choose a new or empty folder")
-    write_text(state_path, json.dumps(wanted) + "\n")
+    write_text(root / STATE_FILE, json.dumps(wanted) + "\n")
 
 
 def _remove_unplanned(root: Path, clips: Sequence[ClipSpec]) -> int:
@@ -239,6 +246,7 @@ def synthesise_corpus(
     from tqdm import tqdm
 
     root = Path(out)
+    check_out_folder(root)
     festival_tts.check_voices({voice.festival_voice for voice in voices})
     _prepare_root(root, seed)
     clips = plan_clips(voices, emotions, sentences, levels)

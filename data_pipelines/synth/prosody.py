@@ -5,6 +5,7 @@ An emotion is realised through every channel a listener (or a wav2vec2 classifie
   excursions around the utterance median scaled, a declination or a final rise added;
 - speaking rate (festival durations, `festival_tts.py`);
 - loudness (speech-active RMS, dB relative to -28 dBFS);
+- vocal-tract length: formants raised by a smile (happy), lowered in sadness;
 - voice quality: spectral tilt (dB per octave around 1 kHz: pressed/bright vs lax/dark),
   breath noise (band-passed noise that follows the speech envelope), F0 and amplitude
   tremolo (fear), creak (alternating glottal periods, disgust) and period jitter (anger).
@@ -49,6 +50,7 @@ class EmotionProsody:
     tremolo_amplitude: float = 0.0  # relative amplitude modulation depth (peak)
     creak: float = 0.0  # 0..1, see psola.psola
     jitter: float = 0.0  # relative s.d. of glottal period
+    formant_factor: float = 1.0  # spectral envelope scale; a smile shortens the vocal tract (> 1)
 
 
 NEUTRAL = EmotionProsody()
@@ -63,27 +65,27 @@ RECIPES = {
     ),
     "disgust": EmotionProsody(
         pitch_shift_semitones=-3.0, pitch_range=1.4, declination_semitones=-4.0, duration_stretch=1.3,
-        gain_db=1.0, tilt_db_per_octave=-1.0, breath=0.05, creak=0.65, jitter=0.01,
+        gain_db=1.0, tilt_db_per_octave=-1.0, breath=0.05, creak=0.65, jitter=0.01, formant_factor=0.98,
     ),
     "fear": EmotionProsody(
-        pitch_shift_semitones=5.5, pitch_range=0.6, duration_stretch=0.82, gain_db=-4.0, tilt_db_per_octave=1.0,
-        breath=0.3, tremolo_hz=6.5, tremolo_semitones=1.0, tremolo_amplitude=0.3, jitter=0.02,
+        pitch_shift_semitones=6.0, pitch_range=0.6, duration_stretch=0.82, gain_db=-4.0, tilt_db_per_octave=1.0,
+        breath=0.3, tremolo_hz=6.5, tremolo_semitones=1.0, tremolo_amplitude=0.3, jitter=0.02, formant_factor=1.02,
     ),
     "happy": EmotionProsody(
-        pitch_shift_semitones=3.5, pitch_range=2.0, declination_semitones=1.0, duration_stretch=0.88, gain_db=3.0,
-        tilt_db_per_octave=2.0, breath=0.03,
+        pitch_shift_semitones=3.0, pitch_range=2.0, declination_semitones=1.0, duration_stretch=0.88, gain_db=3.0,
+        tilt_db_per_octave=2.0, breath=0.03, formant_factor=1.07,
     ),
     "neutral": NEUTRAL,
     "sad": EmotionProsody(
         pitch_shift_semitones=-3.0, pitch_range=0.4, declination_semitones=-3.0, duration_stretch=1.45,
-        gain_db=-8.0, tilt_db_per_octave=-5.0, breath=0.2,
+        gain_db=-8.0, tilt_db_per_octave=-5.0, breath=0.2, formant_factor=0.96,
     ),
     "surprise": EmotionProsody(
-        pitch_shift_semitones=6.0, pitch_range=2.2, final_rise_semitones=6.0, duration_stretch=1.05, gain_db=4.0,
-        tilt_db_per_octave=1.5, breath=0.08,
+        pitch_shift_semitones=7.0, pitch_range=2.2, final_rise_semitones=6.0, duration_stretch=1.05, gain_db=4.0,
+        tilt_db_per_octave=1.5, breath=0.08, formant_factor=1.03,
     ),
 }  # fmt: skip
-_LOG_SCALED = {"pitch_range", "duration_stretch"}  # interpolated in the log domain
+_LOG_SCALED = {"pitch_range", "duration_stretch", "formant_factor"}  # interpolated in the log domain
 
 
 def prosody_for(emotion: str, level: int, rng: np.random.Generator) -> EmotionProsody:
@@ -190,7 +192,7 @@ def render_clip_audio(
     0 where unvoiced).
     """
     x = tts.samples.astype(np.float64)
-    y, source_scale = _formant_resample(x, voice.formant_factor)
+    y, source_scale = _formant_resample(x, voice.formant_factor * prosody.formant_factor)
     track = psola.analyse_pitch(y, SAMPLE_RATE_HZ)
     log_target = target_log_f0(track, source_scale, voice, prosody)
     ratio = np.clip(np.exp(log_target) / track.f0_hz, 0.45, 2.8)

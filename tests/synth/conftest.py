@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
+from scipy import signal
 
 from data_pipelines.synth import festival_tts
 
@@ -21,6 +23,19 @@ def _festival_ready() -> bool:
     if shutil.which("festival") is None:
         return False
     return set(festival_tts.FESTIVAL_VOICES) <= festival_tts.available_voices()
+
+
+def synthetic_vowel(f0_hz: float, seconds: float = 1.0, silence: float = 0.2, sr: int = 16000) -> np.ndarray:
+    """A glottal pulse train at f0 through formant resonators at 700 and 1200 Hz, with silence
+    around it: [samples] float64, peak 0.5. A festival-free stand-in for voiced speech."""
+    pulses = np.zeros(int(seconds * sr))
+    pulses[:: int(round(sr / f0_hz))] = 1.0
+    x = pulses
+    for formant, bandwidth in ((700.0, 110.0), (1200.0, 120.0)):
+        r = np.exp(-np.pi * bandwidth / sr)
+        x = signal.lfilter([1.0], [1.0, -2 * r * np.cos(2 * np.pi * formant / sr), r * r], x)
+    pad = np.zeros(int(silence * sr))
+    return np.concatenate([pad, x / np.abs(x).max() * 0.5, pad])
 
 
 FESTIVAL_READY = _festival_ready()
