@@ -22,7 +22,6 @@ targets/, phones/ and corpus.json are deleted first. corpus.json is written last
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 import os
 import shutil
@@ -37,12 +36,12 @@ import soundfile as sf
 
 from data_pipelines.synth import expressions, festival_tts, prosody, visemes
 from data_pipelines.synth.sentences import SENTENCES, sentence_records
-from data_pipelines.synth.voices import VOICES, VOICES_BY_NAME, Voice, select_voices
+from data_pipelines.synth.voices import VOICES, VOICES_BY_NAME, Voice
 from voiceemo_jax.atomic_files import atomic_path, write_text
 from voiceemo_jax.errors import UserError
 
 CORPUS_NAME = "voiceemo-synth"
-CORPUS_VERSION = "1.0.0"
+CORPUS_VERSION = "1.0.0"  # bump when generated files change: a re-run then rebuilds instead of mixing
 MEAN_CLIP_SECONDS = 2.6  # measured over all voices and emotions of the default corpus
 MIN_SENTENCES = 10
 CLIPS_PER_JOB = 42  # one festival process per job; loading a voice costs ~0.5 s
@@ -267,6 +266,12 @@ def synthesise_corpus(
             for written in results:
                 audio_samples += sum(n for _, n in written)
                 bar.update(len(written))
+        except BaseException:
+            # Ctrl-C or a failed job: stop the other workers now. Their half-written temporaries
+            # are removed by the next run (_remove_unplanned); finished clips are kept.
+            if pool is not None:
+                pool.terminate()
+            raise
         finally:
             if pool is not None:
                 pool.close()
@@ -274,59 +279,3 @@ def synthesise_corpus(
     wall = time.perf_counter() - start
     write_text(root / "corpus.json", json.dumps(corpus_record(seed, voices, sentences, clips), indent=1) + "\n")
     return SynthSummary(len(clips), len(todo), audio_samples / festival_tts.SAMPLE_RATE_HZ, wall)
-
-
-def _parse_list(value: str | None, flag: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    if not items:
-        raise UserError(f"{flag} is empty")
-    return items
-
-
-def run_from_args(args) -> int:
-    """The `voiceemo data synth` handler: validates flags, synthesises, prints a summary."""
-    if args.list_voices:
-        for voice in VOICES:
-            held = " (held out)" if voice.held_out else ""
-            print(f"{voice.name}: festival {voice.festival_voice}, {voice.sex}, pitch {voice.pitch_shift_semitones:+g} "
-                  f"semitones, formants x{voice.formant_factor:g}, rate x{voice.rate_factor:g}{held}")  # fmt: skip
-        return 0
-    if not (math.isfinite(args.hours) and args.hours > 0):
-        raise UserError(f"--hours must be a positive number, not {args.hours}")
-    if args.seed < 0:
-        raise UserError(f"--seed must be >= 0, not {args.seed}")
-    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, not {workers}")
-    try:
-        voices = select_voices(_parse_list(args.voices, "--voices"))
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    emotions = _parse_list(args.emotions, "--emotions") or list(prosody.EMOTIONS)
-    unknown = [e for e in emotions if e not in prosody.EMOTIONS]
-    if unknown:
-        raise UserError(f"unknown emotion(s) {', '.join(unknown)}; choose from {', '.join(prosody.EMOTIONS)}")
-    emotions = [e for e in prosody.EMOTIONS if e in emotions]
-    if args.sentences is not None:
-        try:
-            sentences = sorted({int(item) for item in _parse_list(args.sentences, "--sentences")})
-        except ValueError:
-            raise UserError(f"--sentences must be comma-separated integers, not {args.sentences!r}") from None
-        bad = [i for i in sentences if not 0 <= i < len(SENTENCES)]
-        if bad:
-            raise UserError(f"--sentences: id(s) {bad} outside 0..{len(SENTENCES) - 1}")
-    else:
-        sentences = sentences_for_hours(args.hours, len(voices), clips_per_voice_sentence(emotions, args.levels))
-
-    summary = synthesise_corpus(args.out, args.seed, voices, emotions, sentences, args.levels, workers)
-    root = Path(args.out)
-    print(f"corpus: {root / 'corpus.json'}: {summary.clips} clips, {len(voices)} voices, {len(sentences)} sentences")
-    if summary.synthesised:
-        speed = summary.audio_seconds / max(summary.wall_seconds, 1e-9)
-        print(f"synthesised {summary.synthesised} clips, {summary.audio_seconds / 3600:.2f} h of audio in "
-              f"{summary.wall_seconds:.0f} s with {workers} worker(s): {speed:.1f} s of audio per second")  # fmt: skip
-    else:
-        print("already complete: nothing to synthesise")
-    return 0
