@@ -170,15 +170,17 @@ def skin_sdf(p):
 def cast_rays(directions, t_max=0.20):
     """[N, 3] unit directions from the origin -> [N, 3] outermost skin points along them.
 
+    t_max (scalar or [N]) is where marching starts; it must lie outside the head.
+
     Marches inward from t_max by half the (approximate) distance to the skin, never less than
     0.25 mm so rays grazing the nose's flanks do not step over them, then bisects; the result
     is the ray's last exit from the head, what a viewer outside sees.
     """
     n = len(directions)
-    outside_t = np.full(n, t_max)
+    outside_t = np.broadcast_to(np.asarray(t_max, np.float64), (n,)).copy()
     inside_t = np.full(n, np.nan)
     active = np.arange(n)
-    t = np.full(n, t_max)
+    t = outside_t.copy()
     while len(active):
         d = skin_sdf(directions[active] * t[active, None])
         hit = d < 0.0
@@ -209,7 +211,9 @@ def skin_point_at(xy, depth_guess):
     xy = np.asarray(xy, dtype=np.float64)
     depth = np.broadcast_to(np.asarray(depth_guess, dtype=np.float64), (len(xy),)).copy()
     for _ in range(4):
-        points = cast_rays(_normalize(np.concatenate([xy, depth[:, None]], axis=1)))
+        aim = np.concatenate([xy, depth[:, None]], axis=1)
+        # Start 3 cm outside the aimed point: nothing on the face stands further out than that.
+        points = cast_rays(_normalize(aim), t_max=np.minimum(np.linalg.norm(aim, axis=1) + 0.03, 0.2))
         depth = points[:, 2]
     points[:, :2] = xy
     return points

@@ -82,7 +82,7 @@ def _generate() -> HeadModel:
     from export.head_shapes import build_shape_deltas
 
     neutral = build_neutral_head()
-    deltas = build_shape_deltas(neutral.vertices, neutral.faces, neutral.part)
+    deltas = build_shape_deltas(neutral.vertices, neutral.part)
     return HeadModel(
         vertices=neutral.vertices.astype(np.float32),
         faces=neutral.faces.astype(np.int32),

@@ -46,11 +46,11 @@ def _gauss(x, y, cx, cy, rx, ry):
 class _Face:
     """Masks over the neutral vertices, computed once and shared by all shapes.
 
-    v: [V, 3] neutral vertices; part: [V] labels; normals: [V, 3] unit vertex normals.
+    v: [V, 3] neutral vertices; part: [V] labels.
     """
 
-    def __init__(self, v, part, normals):
-        self.v, self.part, self.normals = v, part, normals
+    def __init__(self, v, part):
+        self.v, self.part = v, part
         self.x, self.y, self.z = v[:, 0], v[:, 1], v[:, 2]
         self.skin = (part == hm.SKIN) * smoothstep(0.025, 0.055, self.z)
         self.side = {"Left": smoothstep(-0.004, 0.004, self.x), "Right": smoothstep(0.004, -0.004, self.x)}
@@ -220,11 +220,10 @@ def _shapes(face: _Face) -> dict[str, np.ndarray]:
     brow_line = hm.BROW_Y + 0.0035
     brow_band = np.exp(-(((f.y - brow_line) / 0.012) ** 2)) * smoothstep(0.001, 0.012, f.y) * f.skin
     out["browInnerUp"] = _translate(brow_band * inner, dy=0.0080, dz=0.0004)
-    out["cheekPuff"] = (
-        (_gauss(np.abs(f.x), f.y, 0.042, -0.042, 0.018, 0.018) * f.skin * (f.part == hm.SKIN))[:, None]
-        * f.normals
-        * 0.0120
-    )
+    # Out and a little forward, not along the normals: those turn inward where the lips roll in.
+    outward = np.stack([np.sign(f.x) * 0.85, np.full_like(f.x, -0.1), np.full_like(f.x, 0.5)], axis=1)
+    puff = _gauss(np.abs(f.x), f.y, 0.042, -0.042, 0.018, 0.018) * f.skin * (f.part == hm.SKIN)
+    out["cheekPuff"] = puff[:, None] * outward / np.linalg.norm(outward[0]) * 0.0120
     # Whole-lip shapes.
     out["mouthPucker"] = np.stack([-0.35 * f.x * f.lips, np.zeros_like(f.x), 0.0070 * f.lips], axis=1)
     gap = np.clip(1.0 - (f.x / hm.MOUTH_HALF_WIDTH) ** 2, 0.0, None)
@@ -250,15 +249,9 @@ def _shapes(face: _Face) -> dict[str, np.ndarray]:
     return out
 
 
-def build_shape_deltas(vertices, faces, part) -> np.ndarray:
-    """Neutral head (vertices [V, 3], faces [F, 3], part [V]) -> [52, V, 3] deltas in ARKit order."""
-    normals = np.zeros_like(vertices)
-    tri = vertices[faces]
-    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    shapes = _shapes(_Face(np.asarray(vertices, np.float64), np.asarray(part), normals))
+def build_shape_deltas(vertices, part) -> np.ndarray:
+    """Neutral head (vertices [V, 3], part labels [V]) -> [52, V, 3] deltas in ARKit order."""
+    shapes = _shapes(_Face(np.asarray(vertices, np.float64), np.asarray(part)))
     missing = set(ARKIT_NAMES) - set(shapes)
     assert not missing, f"shapes without a definition: {sorted(missing)}"
     return np.stack([shapes[name] for name in ARKIT_NAMES])
