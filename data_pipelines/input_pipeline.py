@@ -250,6 +250,9 @@ class BatchIterator:
                 self._epoch, self._batch, self._batches = self._epoch + 1, 0, None
                 continue
             self._batch += 1
+            if self._repeat and self._batch >= len(self.plan(self._epoch).batches):
+                # The epoch is done: the position is the start of the next one.
+                self._epoch, self._batch, self._batches = self._epoch + 1, 0, None
             return batch
 
     def get_state(self) -> dict[str, Any]:
