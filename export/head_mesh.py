@@ -148,9 +148,9 @@ def skin_sdf(p):
     """[N, 3] points -> [N] signed distance (negative inside) of the neutral skin."""
     m = _mirror(p)
     d = _ellipsoid(p, np.array([0.0, 0.022, -0.012]), np.array([0.0725, 0.097, 0.100]))  # cranium
-    d = _smooth_union(d, _ellipsoid(p, np.array([0.0, -0.046, 0.020]), np.array([0.058, 0.068, 0.072])), 0.014)
+    d = _smooth_union(d, _ellipsoid(p, np.array([0.0, -0.046, 0.020]), np.array([0.053, 0.068, 0.072])), 0.014)
     d = _smooth_union(d, _ellipsoid(m, np.array([0.040, -0.014, 0.050]), np.array([0.022, 0.018, 0.029])), 0.012)
-    d = _smooth_union(d, _ellipsoid(m, np.array([0.038, -0.045, 0.046]), np.array([0.020, 0.022, 0.026])), 0.012)
+    d = _smooth_union(d, _ellipsoid(m, np.array([0.033, -0.044, 0.050]), np.array([0.018, 0.020, 0.024])), 0.012)
     d = _smooth_union(d, _ellipsoid(p, np.array([0.0, -0.087, 0.063]), np.array([0.020, 0.019, 0.020])), 0.012)
     d = _smooth_union(d, _ellipsoid(p, np.array([0.0, 0.029, 0.060]), np.array([0.057, 0.017, 0.031])), 0.012)
     # Eye sockets, then the lid shells that fill them.
