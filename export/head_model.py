@@ -62,6 +62,23 @@ class HeadModel:
         """[V, 3] delta of one named shape."""
         return self.deltas[self.names.index(name)]
 
+    @property
+    def shapes(self) -> dict[str, np.ndarray]:
+        """Shape name -> [V, 3] delta, in the head's order."""
+        return dict(zip(self.names, self.deltas, strict=True))
+
+    def to_trimesh(self, weights=None):
+        """The mesh posed with `weights` ([S] per shape, default neutral) as a trimesh.Trimesh."""
+        import trimesh
+
+        vertices = self.vertices if weights is None else self.pose(weights)
+        return trimesh.Trimesh(vertices, self.faces, vertex_colors=self.colors, process=False)
+
+    @property
+    def mesh(self):
+        """The neutral mesh as a trimesh.Trimesh (vertex colours included)."""
+        return self.to_trimesh()
+
 
 def _source_hash() -> str:
     digest = hashlib.sha256()

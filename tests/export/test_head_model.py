@@ -47,6 +47,9 @@ def test_geometry_is_sound(head):
     )
     # Every shape moves something by at least half a millimetre.
     assert (np.linalg.norm(head.deltas, axis=2).max(axis=1) > 5e-4).all()
+    assert list(head.shapes) == list(ARKIT_NAMES) and head.mesh.vertices.shape == v.shape
+    posed = head.to_trimesh(np.eye(52)[ARKIT_NAMES.index("jawOpen")])
+    np.testing.assert_allclose(posed.vertices, v + head.shape("jawOpen"), atol=1e-6)
 
 
 def _moving(head, name, fraction=0.3):

@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import trimesh
 
 from tests.export.export_helpers import (
     BLINK_FRAME,
@@ -127,3 +128,18 @@ def test_blend_without_the_needed_shape_keys_fails_clearly(user_blend, clip_npy,
     err = capsys.readouterr().err
     assert err.startswith("voiceemo render: error:") and message in err and str(user_blend) in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.npy"]
+
+
+def test_vertex_offsets_render_on_a_template_in_blender(tmp_path, wav):
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.1)
+    sphere.export(tmp_path / "template.ply")
+    offsets = np.zeros((6, len(sphere.vertices), 3), np.float32)
+    offsets[3:, :, 1] = np.where(sphere.vertices[:, 0] > 0, 0.04, 0.0)  # lift the right half (image right)
+    np.save(tmp_path / "offsets.npy", offsets.reshape(6, -1))
+    out = tmp_path / "mesh.mp4"
+    template = ["--template", str(tmp_path / "template.ply")]
+    assert render(tmp_path / "offsets.npy", wav, out, "--engine", "blender", "--size", "64x96", *template) == 0
+    frames, _ = decode_video(out)
+    assert len(frames) == 6
+    before, after = frames[1].astype(int), frames[4].astype(int)
+    assert np.abs(after[:, 32:] - before[:, 32:]).mean() > 5 * np.abs(after[:, :28] - before[:, :28]).mean()
