@@ -1,6 +1,6 @@
 """Training and evaluation batches from a build's TFRecords.
 
-    it = make_iterator(OUT, "train", batch_size=8, seed=0)          # triplets, endless
+    it = make_iterator(OUT, "train", batch_size=8, seed=0)          # triplets (VOCASET: single), endless
     batch = next(it)          # {"x11": clip, "x12": clip, "x21": clip}
     state = it.get_state()    # JSON-able; store it with the checkpoint
     it.set_state(state)       # continue exactly where that state was taken
@@ -307,7 +307,7 @@ def make_iterator(
     *,
     batch_size: int,
     seed: int = 0,
-    mode: str = "triplet",
+    mode: str = "auto",
     bucket_seconds: Sequence[float] = bucketing.DEFAULT_BUCKET_SECONDS,
     shuffle: bool = True,
     repeat: bool = True,
@@ -320,8 +320,8 @@ def make_iterator(
     Args:
       batch_size: rows per batch on this process.
       seed: with the epoch number, decides speaker order, triplet partners and item order.
-      mode: "triplet" ({"x11", "x12", "x21"}), "single" ({"x"}), or "auto" (triplets
-        when the dataset has emotion pairs, else single clips: VOCASET).
+      mode: "triplet" ({"x11", "x12", "x21"}), "single" ({"x"}), or "auto" (the default:
+        triplets when the dataset has emotion pairs, single clips otherwise, i.e. VOCASET).
       bucket_seconds: padded lengths on offer; longer items are dropped (and counted in
         the epoch plan), so keep the largest above the longest clip.
       shuffle, repeat: shuffle each epoch; cycle epochs forever.

@@ -157,7 +157,7 @@ def test_eval_iterator_sees_every_clip_once_in_order_with_a_valid_mask(vocaset_b
 
 
 def test_vocaset_trains_on_single_clips(vocaset_build):
-    it = make_iterator(vocaset_build.out, "train", batch_size=2, mode="auto", **ONE_PROCESS)
+    it = make_iterator(vocaset_build.out, "train", batch_size=2, **ONE_PROCESS)  # default mode: auto
     batch = next(it)
     assert set(batch) == {"x"} and batch["x"]["template"].shape == (2, 15)
     assert batch["x"]["targets"].shape[2] == 15
