@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import jax
-import numpy as np
 from flax import nnx
 
-from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.models.voiceemo import VoiceEmo, VoiceEmoConfig
 
@@ -41,19 +40,50 @@ def save_model(
     model: VoiceEmo, out_dir: str | os.PathLike, *, source: dict[str, Any] | None = None, overwrite: bool = False
 ) -> Path:
     """Writes `model`'s parameters and config to `out_dir` atomically; returns the path."""
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    return save_params(params, model.config, out_dir, source=source, overwrite=overwrite)
+
+
+def save_params(
+    params,
+    config: VoiceEmoConfig,
+    out_dir: str | os.PathLike,
+    *,
+    source: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Writes a parameter tree (numpy or jax arrays, sharded across hosts too) as a model checkpoint.
+
+    Every process must call this (Orbax saves sharded arrays collectively); process 0
+    writes the JSON and renames the finished folder into place, so `out_dir` appears
+    complete or not at all.
+    """
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not overwrite:
         raise UserError(f"{out_dir} already exists; choose another --out or remove it")
-    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), params)
-    meta = {"format": FORMAT, "version": VERSION, "model": model.config.to_dict(), "source": source or {}}
-    with atomic_path(out_dir, suffix="") as tmp:
-        tmp.mkdir()
-        checkpointer = _checkpointer()
-        checkpointer.save(tmp / PARAMS_DIR, params)
-        checkpointer.wait_until_finished()
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    if jax.process_index() == 0 and partial.exists():
+        shutil.rmtree(partial)
+    _sync("voiceemo_save_params_start")
+    checkpointer = _checkpointer()
+    checkpointer.save(partial / PARAMS_DIR, params, force=True)
+    checkpointer.wait_until_finished()
+    _sync("voiceemo_save_params_done")
+    if jax.process_index() == 0:
+        meta = {"format": FORMAT, "version": VERSION, "model": config.to_dict(), "source": source or {}}
+        (partial / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(partial, out_dir)
+    _sync("voiceemo_save_params_renamed")
     return out_dir
+
+
+def _sync(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def read_model_meta(ckpt_dir: str | os.PathLike) -> dict[str, Any]:

@@ -181,4 +181,4 @@ def _variant(config) -> str:
 
 
 def _size(config) -> str:
-    return {32: "tiny", 768: "base", 1024: "release"}[config.hidden_size]
+    return {32: "tiny", 96: "demo", 768: "base", 1024: "release"}[config.hidden_size]

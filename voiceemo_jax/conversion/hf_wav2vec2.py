@@ -52,11 +52,8 @@ def _module_path(key: str):
     return None
 
 
-def convert_folder(model_dir: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Path, Wav2Vec2Config]:
-    """Converts an HF folder with weights; returns (output folder, config)."""
-    out_dir = Path(out_dir).absolute()
-    if out_dir.exists():
-        raise UserError(f"{out_dir} already exists; choose another --out or remove it")
+def params_from_hf_folder(model_dir: str | os.PathLike) -> tuple[Wav2Vec2Config, dict, bool]:
+    """Reads an HF folder with weights -> (config, params {"wav2vec2": ..., ["classifier"]}, has_classifier)."""
     hf_config, preprocessor, weights = state_dicts.load_hf_folder(model_dir, need_weights=True)
     try:
         config = Wav2Vec2Config.from_hf(hf_config, preprocessor)
@@ -67,7 +64,15 @@ def convert_folder(model_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
         raise UserError(f"{model_dir} has classifier weights but its config.json has no id2label")
     bundle = nnx.eval_shape(lambda: EncoderBundle(config, with_classifier, rngs=nnx.Rngs(0)))
     state_dicts.load_into(bundle, weights, _module_path, what=f"weights in {model_dir}")
-    params = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(bundle, nnx.Param)))
+    return config, jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(bundle, nnx.Param))), with_classifier
+
+
+def convert_folder(model_dir: str | os.PathLike, out_dir: str | os.PathLike) -> tuple[Path, Wav2Vec2Config]:
+    """Converts an HF folder with weights; returns (output folder, config)."""
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists():
+        raise UserError(f"{out_dir} already exists; choose another --out or remove it")
+    config, params, with_classifier = params_from_hf_folder(model_dir)
     meta = {"format": FORMAT, "version": VERSION, "wav2vec2": config.to_dict(), "classifier": with_classifier}
     import orbax.checkpoint as ocp
 

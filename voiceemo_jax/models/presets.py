@@ -38,6 +38,10 @@ def hf_wav2vec2_dict(
     elif size == "base":
         dims = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
         conv_dim, pos_kernel, pos_groups = 512, 128, 16
+    elif size == "demo":
+        # Small enough to train from scratch on 2 CPU cores in under an hour.
+        dims = dict(hidden_size=96, num_hidden_layers=3, num_attention_heads=4, intermediate_size=192)
+        conv_dim, pos_kernel, pos_groups = 48, 32, 8
     elif size == "tiny":
         dims = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
         conv_dim, pos_kernel, pos_groups = 16, 16, 4
@@ -76,8 +80,12 @@ PREPROCESSOR = {"do_normalize": True, "sampling_rate": 16000, "feature_size": 1,
 
 
 def synthesizer_config(size: str = "tiny", output_dim: int = 52, **overrides) -> MorphSynthesizerConfig:
-    if size == "release":
+    if size in ("release", "base"):
         values = {}
+    elif size == "demo":
+        values = dict(
+            content_dim=64, emotion_dim=128, emotion_tgt_dim=32, level_dim=16, person_dim=16, feedforward_dim=128
+        )
     elif size == "tiny":
         values = dict(content_dim=32, emotion_dim=64, emotion_tgt_dim=16, level_dim=8, person_dim=8, feedforward_dim=64)
     else:
@@ -93,10 +101,10 @@ def model_config(
     output_dim: int = 52,
     **synthesizer_overrides,
 ) -> VoiceEmoConfig:
-    """Whole-model config at a named size ("tiny" or "release")."""
-    w2v_size = "release" if size == "release" else size
+    """Whole-model config at a named size: "tiny", "demo", "base" (wav2vec2-base encoders)
+    or "release" (two wav2vec2-large encoders)."""
     return VoiceEmoConfig(
-        content=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=w2v_size), PREPROCESSOR),
-        emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=w2v_size, labels=labels), PREPROCESSOR),
+        content=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=size), PREPROCESSOR),
+        emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=size, labels=labels), PREPROCESSOR),
         synthesizer=synthesizer_config(size, output_dim, **synthesizer_overrides),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
@@ -38,8 +39,15 @@ class VoiceEmoConfig:
 
     @property
     def min_samples(self) -> int:
-        """Shortest audio both CNNs turn into at least one frame."""
-        return max(self.content.receptive_field, self.emotion.receptive_field)
+        """Shortest audio both encoders can use: the content CNN must emit one frame and the
+        emotion encoder's internal int(T50 * 3 / 5) length must be >= 1, i.e. T50 >= 2
+        (720 samples = 45 ms for the standard CNN)."""
+        stride = int(np.prod(self.emotion.conv_stride))
+        emotion_cnn_frames = 1
+        while sequence_ops.emotion_mid_length(emotion_cnn_frames) < 1:
+            emotion_cnn_frames += 1
+        emotion_min = self.emotion.receptive_field + (emotion_cnn_frames - 1) * stride
+        return max(self.content.receptive_field, emotion_min)
 
     def to_dict(self) -> dict[str, Any]:
         return {
