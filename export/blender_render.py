@@ -111,16 +111,15 @@ def match_shape_keys(obj, arkit_names):
 def keyframe_coefficients(found, arkit_names, coefficients, num_frames):
     """Keys every matched shape key on every frame (frame i + 1 holds row i)."""
     width = len(arkit_names)
+    # Linear keys (the glTF export's interpolation too); set as the default rather than by editing
+    # F-curves afterwards, whose API differs between Blender versions.
+    bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"
     for name, block in found.items():
         column = arkit_names.index(name)
         block.slider_min, block.slider_max = -1.0, 2.0  # do not clamp slightly out-of-range weights
         for i in range(num_frames):
             block.value = coefficients[i * width + column]
             block.keyframe_insert("value", frame=i + 1)
-    for action in bpy.data.actions:
-        for curve in action.fcurves:
-            for point in curve.keyframe_points:
-                point.interpolation = "LINEAR"
 
 
 def add_camera(scene, location, angle):

@@ -23,7 +23,7 @@ def register(data_subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
             "targets at 30 fps. Every voice speaks every chosen sentence in all 7 emotions (angry, disgust, "
             "fear, happy, neutral, sad, surprise); the level (1 or 2) alternates between sentences, or "
             "--levels both speaks both. --hours sets the amount of audio: the number of sentences is "
-            "hours * 3600 / (voices * conditions per sentence * 2.6 s), at least 10, at most all. "
+            "hours * 3600 / (voices * conditions per sentence * 3.0 s), at least 10, at most all. "
             "Output: DIR/corpus.json, DIR/wav|targets|phones/<voice>/<emotion>/level_<n>/<sentence>.* . "
             "Re-running over the same DIR with the same seed keeps finished clips (adding missing ones, removing "
             "ones no longer planned); another seed rebuilds it. "

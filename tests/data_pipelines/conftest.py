@@ -6,34 +6,14 @@ also exercises the command.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-from pathlib import Path
 
 import pytest
 
 from tests.data_pipelines import data_fixtures as fx
+from tests.data_pipelines.data_fixtures import Build, build
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-@dataclasses.dataclass
-class Build:
-    out: Path
-    summary: dict
-    sources: dict
-
-    @property
-    def builder_dir(self) -> Path:
-        return self.out / self.summary["builder_dir"]
-
-
-def build(argv: list[str], out: Path, **sources) -> Build:
-    from voiceemo_jax.cli import main
-
-    assert main(["data", "build", *argv, "--out", str(out)]) == 0
-    return Build(out, json.loads((out / "summary.json").read_text()), sources)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ which target a record received): channel 0 = emotion id, 1 = level id, 2 = sente
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -271,3 +272,22 @@ def read_records(builder_dir: Path, split: str) -> list[dict]:
 
     builder = tfds.builder_from_directory(str(builder_dir))
     return list(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False)))
+
+
+@dataclasses.dataclass
+class Build:
+    out: Path
+    summary: dict
+    sources: dict
+
+    @property
+    def builder_dir(self) -> Path:
+        return self.out / self.summary["builder_dir"]
+
+
+def build(argv: list[str], out: Path, **sources) -> Build:
+    """Runs `voiceemo data build ARGV --out OUT` (must succeed) and reads its summary."""
+    from voiceemo_jax.cli import main
+
+    assert main(["data", "build", *argv, "--out", str(out)]) == 0
+    return Build(out, json.loads((out / "summary.json").read_text()), sources)

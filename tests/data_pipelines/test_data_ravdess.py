@@ -10,7 +10,7 @@ import pytest
 from data_pipelines import ravdess
 from data_pipelines.records import load_metadata
 from tests.data_pipelines import data_fixtures as fx
-from tests.data_pipelines.conftest import build
+from tests.data_pipelines.data_fixtures import build
 from voiceemo_jax.cli import main
 
 

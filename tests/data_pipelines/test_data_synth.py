@@ -9,7 +9,7 @@ import pytest
 from data_pipelines import synth_corpus
 from data_pipelines.records import load_metadata
 from tests.data_pipelines import data_fixtures as fx
-from tests.data_pipelines.conftest import build
+from tests.data_pipelines.data_fixtures import build
 from voiceemo_jax.errors import UserError
 
 

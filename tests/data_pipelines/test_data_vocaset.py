@@ -10,7 +10,7 @@ import pytest
 from data_pipelines import vocaset
 from data_pipelines.records import load_metadata
 from tests.data_pipelines import data_fixtures as fx
-from tests.data_pipelines.conftest import build
+from tests.data_pipelines.data_fixtures import build
 from tests.data_pipelines.test_data_safe_pickle_and_audio import _CreatesFile
 from voiceemo_jax.cli import main
 

@@ -29,8 +29,8 @@ def test_register_adds_synth_with_defaults():
 
 
 def test_hours_rule():
-    # Default: 6 voices x 7 emotions at 2.6 s per clip -> 1.5 h is 49 sentences (2058 clips).
-    assert len(generate.sentences_for_hours(1.5, 6, 7)) == 49
+    # Default: 6 voices x 7 emotions at 3.0 s per clip -> 1.5 h is 43 sentences (1806 clips).
+    assert len(generate.sentences_for_hours(1.5, 6, 7)) == 43
     assert generate.sentences_for_hours(0.01, 6, 7) == list(range(generate.MIN_SENTENCES))
     assert len(generate.sentences_for_hours(100, 6, 13)) == len(SENTENCES)
     assert generate.clips_per_voice_sentence(["sad", "neutral"], "both") == 3
