@@ -143,11 +143,12 @@ def render_video(
         posed = lambda i: vertices[i]
 
     if engine == "pyrender":
-        from export.pyrender_preview import PreviewRenderer, frame_box
+        from export.preview_process import IsolatedPreviewRenderer
+        from export.pyrender_preview import frame_box
 
         box = frame_box(neutral, part)
         with (
-            PreviewRenderer(mesh_faces, colors, size, box) as renderer,
+            IsolatedPreviewRenderer(mesh_faces, colors, size, box) as renderer,
             _progress(animation.num_frames, engine, progress) as bar,
         ):
 

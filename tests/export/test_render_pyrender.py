@@ -16,6 +16,7 @@ from tests.export.export_helpers import (
     write_wav,
 )
 from voiceemo_jax.cli import main
+from voiceemo_jax.errors import UserError
 
 SIZE = f"{SMALL[0]}x{SMALL[1]}"
 
@@ -85,9 +86,9 @@ def test_user_glb_head_renders_and_reports_missing_shapes(clip_npy, wav, tmp_pat
 
 
 def test_a_failure_mid_render_leaves_no_video(clip_npy, wav, tmp_path, monkeypatch):
-    from export.pyrender_preview import PreviewRenderer
+    from export.preview_process import IsolatedPreviewRenderer
 
-    original, calls = PreviewRenderer.render, []
+    original, calls = IsolatedPreviewRenderer.render, []
 
     def flaky(self, vertices):
         calls.append(1)
@@ -95,23 +96,38 @@ def test_a_failure_mid_render_leaves_no_video(clip_npy, wav, tmp_path, monkeypat
             raise RuntimeError("GPU fell off the bus")
         return original(self, vertices)
 
-    monkeypatch.setattr(PreviewRenderer, "render", flaky)
+    monkeypatch.setattr(IsolatedPreviewRenderer, "render", flaky)
     out = tmp_path / "video.mp4"
     with pytest.raises(RuntimeError, match="fell off"):
         render(clip_npy, wav, out, "--size", "64x96", "--no-progress")
     assert leftovers(tmp_path, {"clip.npy"}) == []
 
 
-def test_missing_offscreen_renderer_is_a_clear_error(clip_npy, wav, tmp_path, monkeypatch, capsys):
+def test_missing_offscreen_renderer_is_a_clear_error(tmp_path, monkeypatch):
+    # In-process: the OpenGL context cannot be created (no frame is drawn, so this is safe
+    # beside TensorFlow).
     import pyrender
+
+    from export.pyrender_preview import PreviewRenderer
 
     def no_context(*args, **kwargs):
         raise RuntimeError("eglInitialize failed")
 
     monkeypatch.setattr(pyrender, "OffscreenRenderer", no_context)
+    faces, box = np.array([[0, 1, 2]]), (np.zeros(3), np.ones(3))
+    with pytest.raises(UserError, match="offscreen OpenGL context.*eglInitialize failed.*--engine blender"):
+        PreviewRenderer(faces, None, (64, 96), box)
+
+
+def test_an_unusable_opengl_platform_in_the_render_process_is_a_clear_error(
+    clip_npy, wav, tmp_path, monkeypatch, capsys
+):
+    # The preview process inherits the environment: a platform without its library (OSMesa is
+    # not installed) fails there, and the error comes back as one line, with no video left.
+    monkeypatch.setenv("PYOPENGL_PLATFORM", "osmesa")
     assert render(clip_npy, wav, tmp_path / "v.mp4", "--size", "64x96") == 2
     err = capsys.readouterr().err
-    assert "offscreen OpenGL context" in err and "eglInitialize failed" in err and "--engine blender" in err
+    assert "pyrender is not usable here" in err and "--engine blender" in err
     assert leftovers(tmp_path, {"clip.npy"}) == []
 
 
