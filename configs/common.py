@@ -1,0 +1,70 @@
+"""Defaults every experiment config starts from (override per config or on the command line)."""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def parse_arg(arg: str | None) -> dict[str, str]:
+    """'size=large,variant=group' -> {'size': 'large', 'variant': 'group'}; a bare word -> {'variant': word}."""
+    out = {}
+    for part in (arg or "").split(","):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        out[key.strip() if sep else "variant"] = value.strip() if sep else key.strip()
+    return out
+
+
+def base_config() -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict()
+
+    config.model = ml_collections.ConfigDict()
+    config.model.size = "tiny"  # presets: tiny | demo | release
+    config.model.variant = "layer"  # wav2vec2: "layer" (large/XLSR) | "group" (base)
+    config.model.num_persons = 24  # at least this many; more if the dataset has more speakers
+    config.model.num_levels = 2
+    config.model.freeze_feature_encoder = True  # the CNNs stay frozen (SPEC section 2)
+    config.model.freeze_content_encoder = False
+    config.model.freeze_emotion_encoder = False
+    config.model.dtype = "float32"  # compute dtype; "bfloat16" keeps float32 master parameters
+    config.model.remat = False  # rematerialise encoder layers (saves activation memory)
+
+    config.data = ml_collections.ConfigDict()
+    config.data.dir = ""  # a `voiceemo data build` output folder
+    config.data.fixture = False  # generate a small learnable fixture build inside the workdir
+    config.data.train_split = "train"
+    config.data.eval_split = "validation"
+    config.data.mode = "auto"  # triplets where the dataset has emotion pairs, else single clips
+    config.data.bucket_seconds = (2.0, 4.0, 6.0, 8.0)
+    config.data.window_speakers = 4
+
+    config.train = ml_collections.ConfigDict()
+    config.train.seed = 0
+    config.train.per_process_batch_size = 8
+    config.train.num_steps = 10_000
+    config.train.learning_rate = 1e-4
+    config.train.warmup_steps = 500
+    config.train.weight_decay = 0.01
+    config.train.grad_clip_norm = 1.0
+    config.train.grad_accum_steps = 1
+    config.train.log_every = 50
+    config.train.eval_every = 1000
+    config.train.eval_batches = 0  # 0: the whole validation split
+    config.train.checkpoint_every = 1000
+    config.train.keep_checkpoints = 3
+
+    # Loss weights are not published; these are the starting point of SPEC section 4.
+    config.loss = ml_collections.ConfigDict()
+    config.loss.cross = 1.0
+    config.loss.self = 1.0
+    config.loss.velocity = 0.5
+    config.loss.emotion = 0.1
+
+    config.mesh = ml_collections.ConfigDict()
+    config.mesh.data = -1  # all devices not used by fsdp
+    config.mesh.fsdp = 1
+
+    config.init_from = ""  # converted release checkpoint, encoder checkpoint or HF wav2vec2 folder
+    config.resume_from = ""  # another run's checkpoints/ folder
+    return config

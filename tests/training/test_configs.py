@@ -1,0 +1,45 @@
+"""Every experiment config loads, takes command-line overrides, and gives a model config
+that fits its dataset's metadata (labels, speakers, output width)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from voiceemo_jax.training.config_loading import apply_overrides, load_config
+from voiceemo_jax.training.model_setup import build_model_config
+
+SEVEN = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def _metadata(target_dim=52, emotions=SEVEN, speakers=6):
+    return SimpleNamespace(
+        emotions=emotions, levels=("1", "2"), speakers=tuple(f"s{i}" for i in range(speakers)), target_dim=target_dim
+    )
+
+
+@pytest.mark.parametrize(
+    "spec, size", [("configs/tiny.py", "tiny"), ("configs/ravdess.py", "release"), ("configs/mead.py", "release"),
+                   ("configs/vocaset.py", "base"), ("configs/synth.py", "demo"), ("configs/synth.py:size=tiny", "tiny"),
+                   ("configs/ravdess.py:size=tiny", "tiny")],
+)  # fmt: skip
+def test_configs_load_with_their_sizes(spec, size):
+    config = load_config(spec)
+    assert config.model.size == size
+    assert config.train.per_process_batch_size > 0 and config.train.num_steps > 0
+
+
+def test_overrides_change_typed_fields_and_refuse_unknown_ones():
+    config = apply_overrides(load_config("configs/synth.py"), ["--config.train.num_steps=7", "--config.mesh.fsdp=2"])
+    assert config.train.num_steps == 7 and config.mesh.fsdp == 2
+    with pytest.raises(Exception, match="no_such_field"):
+        apply_overrides(load_config("configs/tiny.py"), ["--config.train.no_such_field=1"])
+
+
+def test_model_config_follows_the_dataset():
+    config = load_config("configs/synth.py:size=tiny")
+    model_config = build_model_config(config, _metadata(speakers=12))
+    assert model_config.emotion.id2label == SEVEN
+    assert model_config.synthesizer.output_dim == 52
+    assert model_config.synthesizer.num_persons == 12  # more speakers than the config's 8
+    vertex = build_model_config(load_config("configs/vocaset.py:size=tiny"), _metadata(target_dim=5023 * 3))
+    assert vertex.synthesizer.output_dim == 5023 * 3

@@ -1,0 +1,81 @@
+"""The same train step on 1 device, 8 simulated devices (data-parallel and data x fsdp),
+and two local processes with jax.distributed: same losses and parameters."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).with_name("sharded_step.py")
+ROOT = Path(__file__).resolve().parents[2]
+# fp32 reductions are reordered across devices; differences stay at rounding level.
+ATOL = 2e-5
+
+
+def _env(devices: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    env.pop("JAX_PLATFORMS", None)
+    return env
+
+
+def _run(args, devices: int, timeout: int = 600):
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], env=_env(devices), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _finish(process, timeout=900):
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+
+
+def _load(prefix, mesh):
+    params = dict(np.load(f"{prefix}_{mesh}.npz"))
+    info = json.loads(Path(f"{prefix}_{mesh}.json").read_text())
+    return params, info
+
+
+def _assert_same(a, b):
+    params_a, info_a = a
+    params_b, info_b = b
+    np.testing.assert_allclose(info_a["losses"], info_b["losses"], rtol=1e-5)
+    assert params_a.keys() == params_b.keys()
+    worst = max(float(np.abs(params_a[k] - params_b[k]).max()) for k in params_a)
+    assert worst <= ATOL, worst
+
+
+@pytest.fixture(scope="module")
+def single_and_sharded(tmp_path_factory):
+    prefix = tmp_path_factory.mktemp("scale") / "run"
+    _finish(_run(["--mesh", "1x1,8x1,4x2", "--steps", "2", "--out", str(prefix)], devices=8))
+    return prefix
+
+
+def test_data_parallel_and_fsdp_match_one_device(single_and_sharded):
+    one = _load(single_and_sharded, "1x1")
+    assert one[1]["devices"] == 1
+    # The step must actually train: parameters moved, loss is finite.
+    assert all(np.isfinite(one[1]["losses"]))
+    for mesh in ("8x1", "4x2"):
+        sharded = _load(single_and_sharded, mesh)
+        assert sharded[1]["devices"] == 8
+        _assert_same(one, sharded)
+
+
+def test_two_processes_with_jax_distributed_match_one_process(single_and_sharded, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    prefix = tmp_path / "multi"
+    common = ["--mesh", "2x1", "--steps", "2", "--out", str(prefix), "--coordinator", f"127.0.0.1:{port}",
+              "--num-processes", "2"]  # fmt: skip
+    workers = [_run([*common, "--process-id", str(i)], devices=1) for i in range(2)]
+    for worker in workers:
+        _finish(worker)
+    multi = _load(prefix, "2x1")
+    assert multi[1]["processes"] == 2 and multi[1]["devices"] == 2
+    _assert_same(_load(single_and_sharded, "1x1"), multi)

@@ -1,0 +1,261 @@
+"""`train_and_evaluate(config, workdir)`: the training loop.
+
+Start-up order: workdir checkpoint (resume) -> `config.resume_from` (another run's
+checkpoint folder) -> `config.init_from` (converted release checkpoint, encoder
+checkpoint or Hugging Face wav2vec2 folder) -> scratch. State is created abstract-first
+(`jax.eval_shape` -> shardings -> `jit(init, out_shardings=...)`), the step is
+`jit`-compiled with explicit in/out shardings and donates the train state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from voiceemo_jax.errors import UserError
+from voiceemo_jax.training import checkpointing, initialization, objective, optimizer, sharding
+from voiceemo_jax.training.model_setup import build_model_config, model_kwargs
+from voiceemo_jax.training.monitoring import MetricWriter, check_finite
+
+
+class _Preemption:
+    """SIGTERM (preemption, scancel) asks the loop to checkpoint and stop at the next step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: no handler, nothing to restore
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _loss_weights(config) -> dict[str, float]:
+    return {k: float(config.loss[k]) for k in ("cross", "self", "velocity", "emotion")}
+
+
+def make_train_step(graphdef, opt, schedule, config, *, triplets: bool):
+    """The pure train step: (state, batch, rng) -> (state, metrics)."""
+    weights = _loss_weights(config)
+    objective_fn = objective.triplet_objective if triplets else objective.single_objective
+    accumulation = int(config.train.grad_accum_steps)
+
+    def loss_fn(params, batch, key):
+        model = nnx.merge(graphdef, nnx.State(params))
+        return objective_fn(model, batch, weights, deterministic=False, rngs=nnx.Rngs(dropout=key))
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def train_step(state, batch, rng):
+        step_key = jax.random.fold_in(rng, state["step"])
+        if accumulation == 1:
+            (_, metrics), grads = grad_fn(state["params"], batch, step_key)
+        else:
+            # Micro-batches: rows [k * B/A, (k + 1) * B/A) of every array, gradients averaged.
+            micro = jax.tree.map(lambda x: x.reshape(accumulation, x.shape[0] // accumulation, *x.shape[1:]), batch)
+
+            def accumulate(carry, inputs):
+                index, micro_batch = inputs
+                (_, m), g = grad_fn(state["params"], micro_batch, jax.random.fold_in(step_key, index))
+                return jax.tree.map(jnp.add, carry, (g, m)), None
+
+            (_, metrics_shape), grads_shape = jax.eval_shape(
+                grad_fn, state["params"], jax.tree.map(lambda x: x[0], micro), step_key
+            )
+            zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), (grads_shape, metrics_shape))
+            (grads, metrics), _ = jax.lax.scan(accumulate, zeros, (jnp.arange(accumulation), micro))
+            grads, metrics = jax.tree.map(lambda x: x / accumulation, (grads, metrics))
+        updates, opt_state = opt.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        metrics = dict(metrics, grad_norm=optax.global_norm(grads), learning_rate=schedule(state["step"]))
+        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, metrics
+
+    return train_step
+
+
+def make_eval_step(graphdef, has_emotions: bool):
+    def eval_step(params, clip):
+        model = nnx.merge(graphdef, nnx.State(params))
+        return objective.eval_metrics(model, clip, has_emotions=has_emotions)
+
+    return eval_step
+
+
+def _evaluate(eval_step, params, config, metadata, mesh) -> dict[str, float]:
+    from data_pipelines.input_pipeline import make_eval_iterator
+
+    iterator = make_eval_iterator(
+        config.data.dir, config.data.eval_split, batch_size=config.train.per_process_batch_size,
+        bucket_seconds=tuple(config.data.bucket_seconds),
+    )  # fmt: skip
+    totals: dict[str, float] = {}
+    for index, batch in enumerate(iterator):
+        if config.train.eval_batches and index >= config.train.eval_batches:
+            break
+        clip = {k: v for k, v in batch["x"].items() if k != "template"}
+        sums = eval_step(params, sharding.global_batch(clip, mesh))
+        for key, value in sums.items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    frames = max(totals.get("count/frames", 0.0), 1.0)
+    out = {"eval/mse": totals.get("sum/squared_error", 0.0) / frames,
+           "eval/coefficient_mae": totals.get("sum/absolute_error", 0.0) / frames}  # fmt: skip
+    if "sum/emotion_correct" in totals:
+        out["eval/emotion_accuracy"] = totals["sum/emotion_correct"] / max(totals["count/clips"], 1.0)
+    return out
+
+
+def _train_iterator(config, metadata):
+    from data_pipelines.input_pipeline import make_iterator
+
+    return make_iterator(
+        config.data.dir,
+        config.data.train_split,
+        batch_size=config.train.per_process_batch_size,
+        seed=config.train.seed,
+        mode="triplet" if metadata.has_emotion_pairs and config.data.mode != "single" else "single",
+        bucket_seconds=tuple(config.data.bucket_seconds),
+        window_speakers=config.data.window_speakers,
+    )
+
+
+@dataclasses.dataclass
+class TrainFunctions:
+    graphdef: Any
+    init_state: Any  # seed -> state (pure dicts: params, opt_state, step)
+    abstract_state: Any
+    state_shardings: Any
+    train_step: Any  # jitted (state, global batch, rng) -> (state, metrics); donates state
+    eval_step: Any  # jitted (params, clip) -> metric sums
+
+
+def build_train_functions(config, model_config, mesh, *, triplets: bool, has_emotions: bool) -> TrainFunctions:
+    """Abstract-first state, shardings from the mesh, and the compiled step functions."""
+    abstract_model = nnx.eval_shape(lambda: _new_model(model_config, config, 0))
+    graphdef, abstract_params = nnx.split(abstract_model, nnx.Param)
+    prefixes = optimizer.frozen_prefixes(
+        feature_encoder=config.model.freeze_feature_encoder,
+        content_encoder=config.model.freeze_content_encoder,
+        emotion_encoder=config.model.freeze_emotion_encoder,
+    )
+    opt, schedule = optimizer.make_optimizer(config.train, nnx.to_pure_dict(abstract_params), prefixes)
+
+    def init_state(seed):
+        params = nnx.to_pure_dict(nnx.state(_new_model(model_config, config, seed), nnx.Param))
+        return {"params": params, "opt_state": opt.init(params), "step": jnp.zeros((), jnp.int32)}
+
+    abstract_state = jax.eval_shape(lambda: init_state(int(config.train.seed)))
+    state_shardings = sharding.state_shardings(mesh, abstract_state)
+    replicated, batch = sharding.replicated(mesh), sharding.batch_sharding(mesh)
+    train_step = jax.jit(
+        make_train_step(graphdef, opt, schedule, config, triplets=triplets),
+        in_shardings=(state_shardings, batch, replicated),
+        out_shardings=(state_shardings, replicated),
+        donate_argnums=(0,),
+    )
+    eval_step = jax.jit(
+        make_eval_step(graphdef, has_emotions),
+        in_shardings=(state_shardings["params"], batch),
+        out_shardings=replicated,
+    )
+    return TrainFunctions(graphdef, init_state, abstract_state, state_shardings, train_step, eval_step)
+
+
+def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
+    """Trains per `config`, checkpointing into `workdir`; returns the last logged metrics."""
+    from data_pipelines.records import load_metadata
+
+    workdir = Path(workdir).absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if config.data.get("fixture", False):
+        from data_pipelines.learnable_fixture import ensure_fixture_build
+
+        config.data.dir = str(ensure_fixture_build(workdir / "fixture_data", seed=config.train.seed))
+    if not config.data.dir:
+        raise UserError(
+            "config.data.dir is empty: build a dataset with `voiceemo data build` and pass --config.data.dir"
+        )
+    metadata = load_metadata(config.data.dir)
+    mesh = sharding.make_mesh(config.mesh.data, config.mesh.fsdp)
+    global_batch = config.train.per_process_batch_size * jax.process_count()
+    if global_batch % (mesh.size * config.train.grad_accum_steps):
+        raise UserError(
+            f"global batch {global_batch} must be divisible by devices ({mesh.size}) x grad_accum_steps "
+            f"({config.train.grad_accum_steps})"
+        )
+    model_config = build_model_config(config, metadata)
+    train_iter = _train_iterator(config, metadata)
+    triplets = train_iter.mode == "triplet"
+    fns = build_train_functions(config, model_config, mesh, triplets=triplets, has_emotions=metadata.has_emotion_pairs)
+    checkpoints = checkpointing.TrainCheckpoints(
+        workdir / "checkpoints", keep=config.train.keep_checkpoints, every_steps=config.train.checkpoint_every
+    )
+    writer = MetricWriter(workdir / "tensorboard", enabled=jax.process_index() == 0)
+    state, start_step = initialization.initial_state(
+        config, workdir, checkpoints, fns.init_state, fns.abstract_state, fns.state_shardings, train_iter,
+        model_config, writer,
+    )  # fmt: skip
+    step_fn, eval_fn = fns.train_step, fns.eval_step
+    rng = jax.random.key(config.train.seed)
+    num_steps = int(config.train.num_steps)
+    examples_per_step = global_batch * (3 if triplets else 1)
+    last: dict[str, Any] = {}
+    with _Preemption() as preemption:
+        window_start, window_steps = time.perf_counter(), 0
+        for step in range(start_step, num_steps):
+            batch = next(train_iter)
+            data_state = train_iter.get_state()
+            state, metrics = step_fn(state, sharding.global_batch(batch, mesh), rng)
+            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            check_finite(metrics, step + 1, checkpoints)
+            window_steps += 1
+            done = step + 1
+            checkpoints.save(done, state, data_state)
+            if done % config.train.log_every == 0 or done == num_steps:
+                elapsed = time.perf_counter() - window_start
+                metrics["perf/steps_per_second"] = window_steps / elapsed
+                metrics["perf/examples_per_second"] = window_steps * examples_per_step / elapsed
+                writer.write(done, metrics, total_steps=num_steps)
+                last = metrics
+                window_start, window_steps = time.perf_counter(), 0
+            if config.train.eval_every and (done % config.train.eval_every == 0 or done == num_steps):
+                eval_metrics = _evaluate(eval_fn, state["params"], config, metadata, mesh)
+                writer.write(done, eval_metrics, total_steps=num_steps)
+                last.update(eval_metrics)
+            if preemption.requested:
+                checkpoints.save(done, state, data_state, force=True)
+                checkpoints.close()
+                writer.print(f"SIGTERM: saved checkpoint at step {done} in {checkpoints.directory}; exiting")
+                return {"preempted_at": done, **last}
+        final_step = max(num_steps, start_step)
+        if start_step < num_steps:
+            checkpoints.save(final_step, state, data_state, force=True)
+    checkpoints.close()
+    initialization.export_model(state["params"], model_config, workdir / "model", step=final_step, config=config)
+    writer.print(f"training done at step {final_step}; model for `voiceemo predict`: {workdir / 'model'}")
+    writer.close()
+    if jax.process_index() == 0:
+        (workdir / "final_metrics.json").write_text(json.dumps({"step": final_step, **last}, indent=2) + "\n")
+    return {"step": final_step, **last}
+
+
+def _new_model(model_config, config, seed: int):
+    return initialization.new_model(model_config, seed, **model_kwargs(config))
