@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "data_pipelines.cli",
     "export.cli",
     "voiceemo_jax.commands.train",
+    "voiceemo_jax.commands.eval",
 )
 
 
