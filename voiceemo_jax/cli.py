@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "export.cli",
     "voiceemo_jax.commands.train",
     "voiceemo_jax.commands.eval",
+    "voiceemo_jax.commands.bench",
 )
 
 

@@ -153,8 +153,10 @@ class ReleaseReference(nn.Module):
         return self.bs_map_r(decoded)[0].numpy(), logits[0].numpy()
 
 
-def build_reference(config, seed: int = 0) -> ReleaseReference:
-    """A random-weight reference for a `VoiceEmoConfig` built from HF-style dicts (presets)."""
+def build_reference(config, seed: int = 0, max_seq_len: int = 600) -> ReleaseReference:
+    """A random-weight reference for a `VoiceEmoConfig` built from HF-style dicts (presets).
+
+    max_seq_len: frames the release's precomputed bias table covers (600 = 20 s in the release)."""
     from voiceemo_jax.models import presets
 
     torch.manual_seed(seed)
@@ -162,7 +164,7 @@ def build_reference(config, seed: int = 0) -> ReleaseReference:
     emotion = dict(
         presets.hf_wav2vec2_dict(_variant(config.emotion), size=_size(config.emotion), labels=config.emotion.id2label)
     )
-    model = ReleaseReference(content, emotion, config.synthesizer.to_dict())
+    model = ReleaseReference(content, emotion, config.synthesizer.to_dict(), max_seq_len=max_seq_len)
     # Randomise every parameter (LayerNorm scales/biases and the output head included)
     # so that a mapping mistake anywhere changes the output.
     with torch.no_grad():

@@ -1,0 +1,291 @@
+"""Inference speed: VoiceEmo-JAX against the PyTorch reference, same weights, same machine, same run.
+
+    voiceemo bench inference [--size release|tiny] [--seconds 2 10 60] [--batch-sizes 1 8] [--json OUT]
+    python -m benchmarks.inference_bench ...   (same flags)
+
+Both sides hold identical random weights: the PyTorch reference (`voiceemo_jax.torch_reference`,
+the release's structure, which runs one clip at a time) is built first and its state dict is
+converted into the JAX model with the release converter, so the benchmark also reports how far
+the two outputs are apart. fp32 on both sides; PyTorch gets as many threads as XLA's CPU
+client uses (every core). A batch of B clips is one padded `Predictor.predict_batch` call in
+JAX and B consecutive reference calls in PyTorch (the release has no batch path).
+
+Per configuration: one warm-up call each (the JAX one includes compilation, reported
+separately as `compile_seconds`), then `repeats` interleaved timed calls (JAX, PyTorch, JAX, ...),
+reporting medians. Peak memory is the largest rise in the process's resident memory during
+a timed call (sampled every 2 ms). FLOPs come from XLA's cost analysis of the compiled JAX
+program; FLOP/s of both sides use that count, and are compared with this machine's matmul
+throughput measured at the start of the run (a 2048^3 fp32 matmul in JAX and in PyTorch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE_HZ = 16000
+
+
+@dataclasses.dataclass
+class Row:
+    size: str
+    seconds: float
+    batch: int
+    frames: int  # output frames per clip: ceil(seconds * 30)
+    compile_seconds: float
+    jax_seconds: float  # median wall time of one batch
+    torch_seconds: float
+    ratio: float  # torch_seconds / jax_seconds: > 1 means JAX is faster
+    jax_rtf: float  # real-time factor: seconds of audio processed per wall second
+    torch_rtf: float
+    jax_peak_mib: float
+    torch_peak_mib: float
+    gflop: float  # per batch, from XLA's cost analysis
+    jax_gflops: float
+    torch_gflops: float
+    jax_fraction_of_matmul: float  # achieved FLOP/s over the measured matmul FLOP/s
+    max_abs_difference: float  # JAX vs PyTorch outputs, first clip
+
+
+class _PeakRss:
+    """Largest resident-memory rise above the level at entry, sampled on a thread."""
+
+    def __init__(self, interval_s: float = 0.002):
+        import psutil
+
+        self._process, self._interval = psutil.Process(), interval_s
+        self.peak_bytes = 0
+
+    def __enter__(self):
+        self._base = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss - self._base)
+            time.sleep(self._interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss - self._base)
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """This machine's fp32 matmul throughput in JAX and PyTorch (best of `repeats`)."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
+    matmul = jax.jit(jnp.matmul)
+    matmul(a, a).block_until_ready()
+    best_jax = min(_timed(lambda: matmul(a, a).block_until_ready()) for _ in range(repeats))
+    t = torch.from_numpy(np.array(a))  # a writable copy
+    torch.matmul(t, t)
+    best_torch = min(_timed(lambda: torch.matmul(t, t)) for _ in range(repeats))
+    flop = 2.0 * n**3
+    return {"jax": flop / best_jax / 1e9, "torch": flop / best_torch / 1e9}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def build_models(size: str, seed: int = 0, max_seconds: float = 20.0):
+    """(Predictor, torch reference) with identical random weights; the reference's bias
+    table covers `max_seconds` of audio."""
+    import torch
+
+    from voiceemo_jax.conversion.emotalk import build_with_weights, release_module_path
+    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.torch_reference import build_reference
+
+    config = presets.model_config(size)
+    reference = build_reference(config, seed=seed, max_seq_len=max(600, int(max_seconds * 30) + 30))
+    with torch.no_grad():
+        state = {k: v.detach().numpy() for k, v in reference.state_dict().items()}
+    model = build_with_weights(config, state, release_module_path, what=f"random {size} reference")
+    del state
+    return Predictor(model), reference
+
+
+def _speech(num_samples: int, seed: int) -> np.ndarray:
+    """Harmonics with a moving pitch under a syllable envelope, plus noise: [samples] float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_samples) / SAMPLE_RATE_HZ
+    phase = 2 * np.pi * np.cumsum(120 + 40 * np.sin(2 * np.pi * 0.7 * t + seed)) / SAMPLE_RATE_HZ
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 6))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t) ** 2
+    return (0.2 * voiced * envelope + 0.02 * rng.standard_normal(num_samples)).astype(np.float32)
+
+
+def _program_gflop(predictor, clips) -> float:
+    """FLOPs of the compiled JAX forward for this batch shape (XLA cost analysis)."""
+    import jax.numpy as jnp
+
+    from voiceemo_jax.inference import _forward, pad_batch
+
+    audio, lengths = pad_batch(clips, predictor.bucket_samples)
+    ones = jnp.ones(len(clips), jnp.int32)
+    args = (jnp.asarray(audio), jnp.asarray(lengths), ones, ones, jnp.asarray(audio), jnp.asarray(lengths))
+    compiled = _forward.lower(predictor.graphdef, predictor.params, *args).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", 0.0)) / 1e9 if cost else 0.0
+
+
+def bench_one(predictor, reference, size: str, seconds: float, batch: int, repeats: int, matmul: dict) -> Row:
+    from voiceemo_jax.models import sequence_ops
+
+    num_samples = int(round(seconds * SAMPLE_RATE_HZ))
+    clips = [_speech(num_samples, seed=i) for i in range(batch)]
+    levels, persons = [1] * batch, [1] * batch
+
+    def run_jax():
+        return predictor.predict_batch(clips, levels=levels, persons=persons)
+
+    def run_torch():
+        return [reference(clip, 1, 1) for clip in clips]
+
+    compile_seconds = _timed(run_jax)  # first call: trace + compile + run
+    ours = run_jax()
+    theirs = run_torch()
+    difference = float(np.abs(ours[0].outputs - theirs[0][0]).max())
+    jax_times, torch_times, jax_peak, torch_peak = [], [], 0, 0
+    for _ in range(repeats):
+        with _PeakRss() as memory:
+            jax_times.append(_timed(run_jax))
+        jax_peak = max(jax_peak, memory.peak_bytes)
+        with _PeakRss() as memory:
+            torch_times.append(_timed(run_torch))
+        torch_peak = max(torch_peak, memory.peak_bytes)
+    jax_s, torch_s = statistics.median(jax_times), statistics.median(torch_times)
+    gflop = _program_gflop(predictor, clips)
+    audio_seconds = seconds * batch
+    return Row(
+        size=size, seconds=seconds, batch=batch, frames=sequence_ops.frames_for(num_samples),
+        compile_seconds=compile_seconds - jax_s, jax_seconds=jax_s, torch_seconds=torch_s, ratio=torch_s / jax_s,
+        jax_rtf=audio_seconds / jax_s, torch_rtf=audio_seconds / torch_s,
+        jax_peak_mib=jax_peak / 2**20, torch_peak_mib=torch_peak / 2**20,
+        gflop=gflop, jax_gflops=gflop / jax_s, torch_gflops=gflop / torch_s,
+        jax_fraction_of_matmul=(gflop / jax_s) / matmul["jax"] if matmul["jax"] else 0.0,
+        max_abs_difference=difference,
+    )  # fmt: skip
+
+
+def machine_info(threads: int) -> dict:
+    import jax
+    import torch
+
+    return {
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "torch": torch.__version__,
+        "devices": [str(d) for d in jax.devices()],
+    }
+
+
+def format_table(rows: list[Row], matmul: dict) -> str:
+    header = (
+        "| size | audio s | batch | frames | JAX s | PyTorch s | PyTorch/JAX | JAX RTF | PyTorch RTF | "
+        "compile s | JAX peak MiB | PyTorch peak MiB | GFLOP | JAX GFLOP/s | PyTorch GFLOP/s | max |diff| |"
+    )
+    lines = [header, "|" + " --- |" * 16]
+    for r in rows:
+        lines.append(
+            f"| {r.size} | {r.seconds:g} | {r.batch} | {r.frames} | {r.jax_seconds:.3f} | {r.torch_seconds:.3f} | "
+            f"{r.ratio:.2f}x | {r.jax_rtf:.1f} | {r.torch_rtf:.1f} | {r.compile_seconds:.1f} | {r.jax_peak_mib:.0f} | "
+            f"{r.torch_peak_mib:.0f} | {r.gflop:.1f} | {r.jax_gflops:.1f} | {r.torch_gflops:.1f} | "
+            f"{r.max_abs_difference:.1e} |"
+        )
+    lines.append(
+        f"\nmatmul 2048^3 fp32 on this machine: JAX {matmul['jax']:.1f} GFLOP/s, PyTorch {matmul['torch']:.1f} GFLOP/s"
+    )
+    return "\n".join(lines)
+
+
+def run(
+    size: str = "release", seconds: list[float] = (10.0,), batch_sizes: list[int] = (1, 8), repeats: int = 3,
+    json_path: str | None = None, progress: bool = True,
+) -> dict:  # fmt: skip
+    import torch
+    from tqdm import tqdm
+
+    from voiceemo_jax.atomic_files import atomic_path
+
+    threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    matmul = matmul_gflops()
+    predictor, reference = build_models(size, max_seconds=max(seconds))
+    rows = []
+    configs = [(s, b) for s in seconds for b in batch_sizes]
+    for s, b in tqdm(configs, desc=f"bench inference ({size})", unit="config", disable=not progress):
+        rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, matmul))
+    result = {
+        "benchmark": "inference",
+        "machine": machine_info(threads),
+        "matmul_gflops": matmul,
+        "repeats": repeats,
+        "results": [dataclasses.asdict(r) for r in rows],
+    }
+    # Headline figures (the first configuration) at the top level, for scripts.
+    result.update({k: dataclasses.asdict(rows[0])[k] for k in ("jax_seconds", "torch_seconds", "ratio", "frames")})
+    print(format_table(rows, matmul), flush=True)
+    if json_path:
+        path = Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {path}")
+    return result
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", choices=("release", "tiny", "demo", "base"), default="release",
+                        help="architecture: release = two wav2vec2-large encoders + decoder (default)")  # fmt: skip
+    parser.add_argument("--seconds", type=float, nargs="+", default=[10.0], help="audio length(s) (default 10)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per side and configuration (default 3)")
+    parser.add_argument("--json", metavar="OUT", help="write the results as JSON here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def validate(args) -> None:
+    from voiceemo_jax.errors import UserError
+
+    if any(s <= 0 for s in args.seconds):
+        raise UserError("--seconds must be positive")
+    if any(b < 1 for b in args.batch_sizes) or args.repeats < 1:
+        raise UserError("--batch-sizes and --repeats must be at least 1")
+
+
+def main_from_args(args) -> int:
+    validate(args)
+    run(args.size, args.seconds, args.batch_sizes, args.repeats, args.json, progress=not args.no_progress)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    raise SystemExit(main_from_args(parser.parse_args()))
