@@ -1,0 +1,48 @@
+"""Windowed inference building blocks (issue: unbounded-length inference): window plans tile
+the clip's frames exactly, and a clip that fits one window gives the full model's output
+through the block-wise causal decoder."""
+
+import numpy as np
+import pytest
+
+from benchmarks.inference_bench import _speech
+from benchmarks.random_model import random_model
+from voiceemo_jax.inference import Predictor
+from voiceemo_jax.models import sequence_ops
+from voiceemo_jax.windowed import WindowConfig, WindowEngine, frames_to_samples, plan_windows, predict_windowed
+
+
+@pytest.mark.parametrize("num_samples", [720, 16000, 16000 * 7 + 123, 16000 * 31])
+@pytest.mark.parametrize("window, context", [(2.0, 0.5), (4.0, 1.0), (20.0, 3.0)])
+def test_window_cores_tile_the_frames_exactly(num_samples, window, context):
+    config = WindowConfig(window_seconds=window, context_seconds=context)
+    windows = plan_windows(num_samples, config)
+    cores = [(w.core_start, w.core_end) for w in windows]
+    assert cores[0][0] == 0 and cores[-1][1] == sequence_ops.frames_for(num_samples)
+    assert all(a[1] == b[0] for a, b in zip(cores, cores[1:]))
+    for w in windows:
+        assert 0 <= w.start_sample < w.end_sample <= num_samples
+        assert w.end_sample - w.start_sample <= config.window_samples
+        assert w.first_frame <= w.core_start and w.crop >= 0
+
+
+def test_geometry_is_checked():
+    with pytest.raises(ValueError, match="multiple of 0.1 s"):
+        WindowConfig(window_seconds=2.05)
+    with pytest.raises(ValueError, match="no hop"):
+        WindowConfig(window_seconds=2.0, context_seconds=1.0)
+    with pytest.raises(ValueError, match="not a multiple"):
+        frames_to_samples(4)
+    assert WindowConfig(window_seconds=20.0, context_seconds=3.0).latency_seconds == pytest.approx(17.0)
+
+
+def test_a_clip_inside_one_window_equals_the_full_model():
+    model = random_model("tiny", seed=1)
+    audio = _speech(16000 * 7 + 123, seed=3)
+    full = Predictor(model).predict(audio, level=1, person=2)
+    engine = WindowEngine(model, WindowConfig(window_seconds=12.0, context_seconds=2.0), windows_per_batch=2)
+    outputs, logits = predict_windowed(engine, audio, level=1, person=2)
+    assert outputs.shape == full.outputs.shape == (sequence_ops.frames_for(len(audio)), 52)
+    scale = max(1.0, float(np.abs(full.outputs).max()))
+    assert np.abs(outputs - full.outputs).max() <= 1e-4 * scale
+    assert np.abs(logits - full.emotion_logits).max() <= 1e-4
