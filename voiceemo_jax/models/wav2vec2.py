@@ -344,7 +344,11 @@ class Encoder(nnx.Module):
         x = self.dropout(x, deterministic=deterministic, rngs=rngs)
         for layer in self.layers:
             if self.remat:
-                x = nnx.remat(lambda module, h: module(h, mask, deterministic=deterministic, rngs=rngs))(layer, x)
+                # The Rngs go in as an argument: a closed-over Rngs would be mutated (its
+                # counter advanced by dropout) from inside the remat trace, which NNX refuses.
+                x = nnx.remat(lambda module, h, m, r: module(h, m, deterministic=deterministic, rngs=r))(
+                    layer, x, mask, rngs
+                )
             else:
                 x = layer(x, mask, deterministic=deterministic, rngs=rngs)
         if self.stable:
