@@ -26,23 +26,32 @@ def _pyplot():
     return plt
 
 
-def plot_channel_curves(path: Path, clip_id: str, pred: np.ndarray, target: np.ndarray) -> None:
-    """One panel per `CURVE_CHANNELS` entry: pred and target [T, 52] against time in seconds."""
-    plt = _pyplot()
+def _plot_track(ax, pred: np.ndarray, target: np.ndarray) -> None:
+    """Ground truth and prediction [T] against time in seconds on one panel."""
     seconds = np.arange(len(pred)) / FPS
-    fig, axes = plt.subplots(len(CURVE_CHANNELS), 1, figsize=(9, 1.7 * len(CURVE_CHANNELS)), sharex=True)
-    for ax, name in zip(axes, CURVE_CHANNELS):
-        channel = ARKIT_NAMES.index(name)
-        ax.plot(seconds, target[:, channel], color="black", lw=1.4, label="ground truth")
-        ax.plot(seconds, pred[:, channel], color="tab:red", lw=1.2, label="predicted")
-        ax.set_ylabel(name, fontsize=8)
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title(f"{clip_id}: predicted vs ground truth")
-    axes[-1].set_xlabel("time (s)")
+    ax.plot(seconds, target, color="black", lw=1.4, label="ground truth")
+    ax.plot(seconds, pred, color="tab:red", lw=1.2, label="predicted")
+    ax.grid(alpha=0.3)
+
+
+def _save(plt, fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_channel_curves(path: Path, clip_id: str, pred: np.ndarray, target: np.ndarray) -> None:
+    """One panel per `CURVE_CHANNELS` entry: pred and target [T, 52] against time in seconds."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(CURVE_CHANNELS), 1, figsize=(9, 1.7 * len(CURVE_CHANNELS)), sharex=True)
+    for ax, name in zip(axes, CURVE_CHANNELS):
+        channel = ARKIT_NAMES.index(name)
+        _plot_track(ax, pred[:, channel], target[:, channel])
+        ax.set_ylabel(name, fontsize=8)
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[0].set_title(f"{clip_id}: predicted vs ground truth")
+    axes[-1].set_xlabel("time (s)")
+    _save(plt, fig, path)
 
 
 def plot_jaw_tracks(path: Path, tracks: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
@@ -50,16 +59,11 @@ def plot_jaw_tracks(path: Path, tracks: list[tuple[str, np.ndarray, np.ndarray]]
     plt = _pyplot()
     fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 1.9 * len(tracks)), squeeze=False)
     for ax, (clip_id, pred, target) in zip(axes[:, 0], tracks):
-        seconds = np.arange(len(pred)) / FPS
-        ax.plot(seconds, target, color="black", lw=1.4, label="ground truth")
-        ax.plot(seconds, pred, color="tab:red", lw=1.2, label="predicted")
+        _plot_track(ax, pred, target)
         ax.set_title(f"jawOpen: {clip_id}", fontsize=9)
-        ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_region_tracks(path: Path, clip_id: str, tracks: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -67,17 +71,12 @@ def plot_region_tracks(path: Path, clip_id: str, tracks: dict[str, tuple[np.ndar
     plt = _pyplot()
     fig, axes = plt.subplots(len(tracks), 1, figsize=(9, 2.2 * len(tracks)), squeeze=False, sharex=True)
     for ax, (region, (pred, target)) in zip(axes[:, 0], sorted(tracks.items())):
-        seconds = np.arange(len(pred)) / FPS
-        ax.plot(seconds, target, color="black", lw=1.4, label="ground truth")
-        ax.plot(seconds, pred, color="tab:red", lw=1.2, label="predicted")
+        _plot_track(ax, pred, target)
         ax.set_ylabel(f"{region}\nmean |d|", fontsize=8)
-        ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[0, 0].set_title(f"{clip_id}: region displacement from the neutral mesh")
     axes[-1, 0].set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_confusion(path: Path, matrix: np.ndarray, labels: list[str], accuracy: float | None) -> None:
@@ -97,9 +96,7 @@ def plot_confusion(path: Path, matrix: np.ndarray, labels: list[str], accuracy: 
     accuracy_text = "n/a" if accuracy is None else f"{accuracy:.1%}"
     ax.set_title(f"emotion confusion (accuracy {accuracy_text})")
     fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def write_plots(result, out_dir: Path) -> list[str]:
