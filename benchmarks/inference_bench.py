@@ -125,7 +125,7 @@ def build_models(size: str, seed: int = 0, max_seconds: float = 20.0):
     return Predictor(model), reference
 
 
-def _speech(num_samples: int, seed: int) -> np.ndarray:
+def speech_like(num_samples: int, seed: int = 0) -> np.ndarray:
     """Harmonics with a moving pitch under a syllable envelope, plus noise: [samples] float32."""
     rng = np.random.default_rng(seed)
     t = np.arange(num_samples) / SAMPLE_RATE_HZ
@@ -144,17 +144,21 @@ def _program_gflop(predictor, clips) -> float:
     audio, lengths = pad_batch(clips, predictor.bucket_samples)
     ones = jnp.ones(len(clips), jnp.int32)
     args = (jnp.asarray(audio), jnp.asarray(lengths), ones, ones, jnp.asarray(audio), jnp.asarray(lengths))
-    compiled = _forward.lower(predictor.graphdef, predictor.params, *args).compile()
+    return xla_flops(_forward.lower(predictor.graphdef, predictor.params, *args).compile()) / 1e9
+
+
+def xla_flops(compiled) -> float:
+    """FLOPs XLA counts in a compiled program (0 where the backend gives no cost analysis)."""
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float(cost.get("flops", 0.0)) / 1e9 if cost else 0.0
+    return float((cost or {}).get("flops", 0.0))
 
 
 def bench_one(predictor, reference, size: str, seconds: float, batch: int, repeats: int, matmul: dict) -> Row:
     from voiceemo_jax.models import sequence_ops
 
     num_samples = int(round(seconds * SAMPLE_RATE_HZ))
-    clips = [_speech(num_samples, seed=i) for i in range(batch)]
+    clips = [speech_like(num_samples, seed=i) for i in range(batch)]
     levels, persons = [1] * batch, [1] * batch
 
     def run_jax():

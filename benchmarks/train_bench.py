@@ -61,6 +61,7 @@ class TrainRow:
 def bench_size(size: str, batch: int, seconds: float, steps: int, peak_tflops: float) -> TrainRow:
     import jax
 
+    from benchmarks.inference_bench import xla_flops
     from configs.tiny import get_config
     from voiceemo_jax.models import presets
     from voiceemo_jax.training import sharding, trainer
@@ -75,15 +76,13 @@ def bench_size(size: str, batch: int, seconds: float, steps: int, peak_tflops: f
     state = jax.jit(fns.init_state, static_argnums=0, out_shardings=fns.state_shardings)(0)
     parameters = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
     samples = int(round(seconds * 16000))
-    local = synthetic_triplet_batch(batch * mesh.size if batch % mesh.size else batch, samples=samples)
+    local = synthetic_triplet_batch(batch, samples=samples)
     global_batch = sharding.global_batch(local, mesh)
     rng = jax.random.key(0)
     start = time.perf_counter()
     compiled = fns.train_step.lower(state, global_batch, rng).compile()
     compile_s = time.perf_counter() - start
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    tflop = float((cost or {}).get("flops", 0.0)) / 1e12
+    tflop = xla_flops(compiled) / 1e12
 
     state, metrics = fns.train_step(state, global_batch, rng)  # warm-up
     jax.block_until_ready(metrics)

@@ -11,7 +11,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 from release_files import make_release_files
 
@@ -46,15 +45,8 @@ def release(request, tmp_path_factory) -> ReleaseFixture:
 
 @pytest.fixture(scope="session")
 def speech_like():
-    """Deterministic speech-like test signals at 16 kHz (harmonics with a moving pitch + noise)."""
-
-    def make(num_samples: int, seed: int = 0) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        t = np.arange(num_samples) / 16000.0
-        pitch = 120 + 40 * np.sin(2 * np.pi * 0.7 * t + seed)
-        phase = 2 * np.pi * np.cumsum(pitch) / 16000.0
-        voiced = sum(np.sin(k * phase) / k for k in range(1, 6))
-        envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t) ** 2
-        return (0.2 * voiced * envelope + 0.02 * rng.standard_normal(num_samples)).astype(np.float32)
+    """Deterministic speech-like test signals at 16 kHz (harmonics with a moving pitch + noise):
+    `speech_like(num_samples, seed=0) -> [samples] float32`, the benchmarks' signal."""
+    from benchmarks.inference_bench import speech_like as make
 
     return make

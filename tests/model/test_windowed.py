@@ -5,7 +5,7 @@ through the block-wise causal decoder."""
 import numpy as np
 import pytest
 
-from benchmarks.inference_bench import _speech
+from benchmarks.inference_bench import speech_like
 from benchmarks.random_model import random_model
 from voiceemo_jax.inference import Predictor
 from voiceemo_jax.models import sequence_ops
@@ -38,7 +38,7 @@ def test_geometry_is_checked():
 
 def test_a_clip_inside_one_window_equals_the_full_model():
     model = random_model("tiny", seed=1)
-    audio = _speech(16000 * 7 + 123, seed=3)
+    audio = speech_like(16000 * 7 + 123, seed=3)
     full = Predictor(model).predict(audio, level=1, person=2)
     engine = WindowEngine(model, WindowConfig(window_seconds=12.0, context_seconds=2.0), windows_per_batch=2)
     outputs, logits = predict_windowed(engine, audio, level=1, person=2)
