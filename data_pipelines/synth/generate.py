@@ -28,13 +28,15 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from data_pipelines.synth import expressions, festival_tts, prosody, visemes
+from data_pipelines.synth import expressions, festival_tts, prosody, psola, visemes
 from data_pipelines.synth.sentences import SENTENCES, sentence_records
 from data_pipelines.synth.voices import VOICES, VOICES_BY_NAME, Voice
 from voiceemo_jax.atomic_files import atomic_path, write_text
@@ -256,26 +258,36 @@ def synthesise_corpus(
     start, audio_samples = time.perf_counter(), 0
     with tqdm(total=len(todo), unit="clip", desc="synth", disable=not progress or not todo) as bar:
         if workers <= 1 or len(jobs) <= 1:
-            results = map(_job, jobs)
-            pool = None
-        else:
-            # spawn: workers start clean (no inherited threads or locks from the parent).
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)))
-            results = pool.imap_unordered(_job, jobs)
-        try:
-            for written in results:
+            for written in map(_job, jobs):
                 audio_samples += sum(n for _, n in written)
                 bar.update(len(written))
-        except BaseException:
-            # Ctrl-C or a failed job: stop the other workers now. Their half-written temporaries
-            # are removed by the next run (_remove_unplanned); finished clips are kept.
-            if pool is not None:
-                pool.terminate()
-            raise
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
+        else:
+            # librosa's numba kernels are compiled and cached here, once, before the workers
+            # start: workers compiling at the same moment race on the on-disk cache, and a
+            # cache written that way has crashed later runs when loaded.
+            psola.warm_up()
+            # spawn: workers start clean (no inherited threads or locks from the parent). A
+            # worker that dies (a crash, the OOM killer) raises BrokenProcessPool here
+            # instead of leaving the run waiting for a result that never comes.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+                futures = [pool.submit(_job, job) for job in jobs]
+                try:
+                    for future in as_completed(futures):
+                        written = future.result()
+                        audio_samples += sum(n for _, n in written)
+                        bar.update(len(written))
+                except BrokenProcessPool:
+                    raise UserError(
+                        "a synthesis worker died (crashed or was killed); clips finished so far are kept, "
+                        "re-run the same command to continue (--workers 1 shows the crash in this process)"
+                    ) from None
+                except BaseException:
+                    # Ctrl-C or a failed job: drop the queued jobs. Half-written temporaries of the
+                    # running ones are removed by the next run (_remove_unplanned); finished clips stay.
+                    for future in futures:
+                        future.cancel()
+                    raise
     wall = time.perf_counter() - start
     write_text(root / "corpus.json", json.dumps(corpus_record(seed, voices, sentences, clips), indent=1) + "\n")
     return SynthSummary(len(clips), len(todo), audio_samples / festival_tts.SAMPLE_RATE_HZ, wall)

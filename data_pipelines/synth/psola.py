@@ -62,6 +62,11 @@ def _periodicity(x: np.ndarray, f0_hz: np.ndarray, sr: int, hop: int) -> np.ndar
     return num / den
 
 
+def warm_up() -> None:
+    """Compiles (and caches) the numba kernels `analyse_pitch` uses, on a short tone."""
+    analyse_pitch(np.sin(np.arange(4096) * (2 * np.pi * 150 / 16000)).astype(np.float32), 16000)
+
+
 def analyse_pitch(x: np.ndarray, sr: int, hop: int = HOP) -> PitchTrack:
     """F0 (YIN) and a voicing decision (periodicity and level) for `x: [samples]`."""
     num_frames = len(x) // hop + 1

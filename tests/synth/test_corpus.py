@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -173,3 +174,20 @@ def test_refuses_to_write_into_foreign_folders(tmp_path):
     with pytest.raises(UserError, match="not a folder"):
         generate.synthesise_corpus(tmp_path / "notes.txt", 0, select_voices(["kal"]), ["sad"], [0], progress=False)
     assert re.fullmatch("mine", (tmp_path / "notes.txt").read_text())
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """A synthesis worker killed mid-job (here by a fake festival that kills the process
+    that ran it) stops the run with a UserError; before, the pool waited forever."""
+    fake = tmp_path / "bin" / "festival"
+    fake.parent.mkdir()
+    voices = " ".join(v.festival_voice for v in select_voices(None))
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "--pipe" ]; then echo "({voices})"; exit 0; fi\nkill -9 $PPID\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(generate, "CLIPS_PER_JOB", 1)
+    with pytest.raises(UserError, match="worker died"):
+        generate.synthesise_corpus(
+            tmp_path / "corpus", 0, select_voices(["kal"]), ["angry", "sad"], [1], workers=2, progress=False
+        )
+    assert not (tmp_path / "corpus" / "corpus.json").exists()
