@@ -15,6 +15,7 @@ import sys
 # Order is the order of `voiceemo --help`.
 COMMAND_MODULES = (
     "voiceemo_jax.commands.predict",
+    "voiceemo_jax.commands.stream",
     "voiceemo_jax.commands.convert",
     "data_pipelines.cli",
     "export.cli",
