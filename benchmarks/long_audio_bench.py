@@ -1,0 +1,184 @@
+"""Long-audio and streaming inference: windowed-vs-full deviation, memory, latency, speed.
+
+    python -m benchmarks.long_audio_bench deviation --corpus corpus [--checkpoint CKPT] [--json OUT]
+    python -m benchmarks.long_audio_bench memory --size release --minutes 10 [--json OUT]
+    python -m benchmarks.long_audio_bench stream --size demo [--seconds 30] [--json OUT]
+
+deviation: a long clip made of the corpus's test sentences end to end (default about
+60 s, short enough for one full-sequence pass) through the full model and through
+windowed inference with several geometries; reports the largest and mean absolute
+difference over all channels and over the mouth channels, against the output's own
+spread (std over frames, averaged over channels). Default model: the shipped demo model.
+memory: peak resident memory (VmHWM) of a fresh process that builds a random model of
+`--size` and predicts `--minutes` of speech-like audio with the default window, against
+the same process's memory before predicting.
+stream: `Streamer` fed 200 ms chunks of speech-like audio: real-time factor (audio
+seconds per model second) and the latency of each frame (algorithmic: how much later
+audio it waited for; measured: plus the compute of the chunk that released it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.inference_bench import speech_like
+
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
+GEOMETRIES = {  # name -> (window, context, hop or None)
+    "predict default (20 s, 3 s context)": (20.0, 3.0, None),
+    "10 s, 2 s context": (10.0, 2.0, None),
+    "6 s, 1 s context": (6.0, 1.0, None),
+    "stream default (4 s, 0.3 s hop, 0.6 s lookahead)": (4.0, 0.6, 0.3),
+}
+
+
+def _long_clip(corpus: Path, seconds: float) -> np.ndarray:
+    import soundfile
+
+    doc = json.loads((corpus / "corpus.json").read_text())
+    test = {s["id"] for s in doc["sentences"] if s["split"] == "test"}
+    pieces, total = [], 0
+    for clip in doc["clips"]:
+        if clip["sentence"] in test:
+            audio, _ = soundfile.read(corpus / clip["wav"], dtype="float32")
+            pieces.append(audio)
+            total += len(audio)
+            if total >= seconds * 16000:
+                break
+    return np.concatenate(pieces)
+
+
+def deviation(args) -> dict:
+    from voiceemo_jax.arkit import GROUPS
+    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.windowed import WindowConfig, WindowEngine, predict_windowed
+
+    predictor = Predictor.from_checkpoint(args.checkpoint, window=None)
+    audio = _long_clip(args.corpus, args.seconds)
+    full = predictor.predict(audio)
+    spread = float(full.outputs.std(axis=0).mean())
+    mouth = np.array(GROUPS["jaw_mouth"])
+    rows = []
+    for name, (window, context, hop) in GEOMETRIES.items():
+        engine = WindowEngine(predictor.model, WindowConfig(window, context, hop))
+        outputs, logits = predict_windowed(engine, audio, level=1, person=0)
+        diff = np.abs(outputs - full.outputs)
+        rows.append({"geometry": name, "max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
+                     "mouth_max_abs": float(diff[:, mouth].max()), "mouth_mean_abs": float(diff[:, mouth].mean()),
+                     "emotion_same": bool(np.argmax(logits) == np.argmax(full.emotion_logits)),
+                     "logit_max_abs": float(np.abs(logits - full.emotion_logits).max())})  # fmt: skip
+    print(f"{len(audio) / 16000:.1f} s clip; output spread (mean per-channel std) {spread:.4f}")
+    print("| geometry | max abs | mean abs | mouth max abs | mouth mean abs | same emotion |")
+    print("|---|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['geometry']} | {r['max_abs']:.4f} | {r['mean_abs']:.5f} | {r['mouth_max_abs']:.4f} | "
+              f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} |")  # fmt: skip
+    return {"checkpoint": str(args.checkpoint), "seconds": len(audio) / 16000, "output_spread": spread, "rows": rows}
+
+
+MEMORY_CHILD = """
+import json, sys, time
+import numpy as np
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith(("VmHWM", "VmRSS")):
+            yield line.split(":")[0], int(line.split()[1]) * 1024
+from benchmarks.inference_bench import speech_like
+from benchmarks.random_model import random_model
+from voiceemo_jax.inference import Predictor
+size, minutes = sys.argv[1], float(sys.argv[2])
+predictor = Predictor(random_model(size, seed=0))
+audio = speech_like(int(minutes * 60 * 16000), seed=0)
+before = dict(hwm())
+start = time.perf_counter()
+prediction = predictor.predict(audio)
+seconds = time.perf_counter() - start
+after = dict(hwm())
+print(json.dumps({"rss_before_predict": before["VmRSS"], "peak_before_predict": before["VmHWM"],
+                  "peak": after["VmHWM"], "frames": int(prediction.outputs.shape[0]),
+                  "windowed": prediction.windowed, "predict_seconds": seconds}))
+"""
+
+
+def memory(args) -> dict:
+    result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, args.size, str(args.minutes)], capture_output=True,
+                            text=True, check=False, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"memory child failed:\n{result.stderr[-3000:]}")
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    gib = 1024**3
+    print(f"{args.size}, {args.minutes:g} min: peak RSS {doc['peak'] / gib:.2f} GiB (before predicting: RSS "
+          f"{doc['rss_before_predict'] / gib:.2f} GiB, peak {doc['peak_before_predict'] / gib:.2f} GiB); "
+          f"{doc['frames']} frames in {doc['predict_seconds']:.1f} s, windowed={doc['windowed']}")  # fmt: skip
+    return {"size": args.size, "minutes": args.minutes, **doc}
+
+
+def stream(args) -> dict:
+    from benchmarks.random_model import random_model
+    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.streaming import Streamer
+
+    model = Predictor.from_checkpoint(DEMO_MODEL).model if args.size == "demo" else random_model(args.size, seed=0)
+    streamer = Streamer(model)
+    chunk = int(args.chunk_ms * 16)
+    warm = speech_like(int(16000 * 6), seed=1)  # compiles the window and decoder programs
+    for begin in range(0, len(warm), chunk):
+        streamer.feed(warm[begin : begin + chunk])
+    streamer.finish()
+    streamer.reset()
+    streamer.compute_seconds = 0.0
+    audio = speech_like(int(16000 * args.seconds), seed=2)
+    waits, measured = [], []
+    for begin in range(0, len(audio), chunk):
+        start = time.perf_counter()
+        frames = streamer.feed(audio[begin : begin + chunk])
+        compute = time.perf_counter() - start
+        received = (begin + len(audio[begin : begin + chunk])) / 16000
+        first = streamer.num_frames - len(frames)
+        for f in range(first, streamer.num_frames):
+            waits.append(received - f / 30)
+            measured.append(received - f / 30 + compute)
+    streamer.finish()
+    rtf = args.seconds / streamer.compute_seconds
+    doc = {"size": args.size, "seconds": args.seconds, "chunk_ms": args.chunk_ms, "real_time_factor": rtf,
+           "algorithmic_latency_bound": streamer.latency_seconds, "latency_mean": float(np.mean(measured)),
+           "latency_max": float(np.max(measured)), "algorithmic_wait_max": float(np.max(waits))}  # fmt: skip
+    print(f"{args.size}: real-time factor {rtf:.2f}x; latency mean {doc['latency_mean']:.2f} s, max "
+          f"{doc['latency_max']:.2f} s (algorithmic bound {streamer.latency_seconds:.2f} s + the chunk's "
+          f"{args.chunk_ms} ms + compute)")  # fmt: skip
+    return doc
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    dev = sub.add_parser("deviation")
+    dev.add_argument("--corpus", type=Path, required=True)
+    dev.add_argument("--checkpoint", type=Path, default=DEMO_MODEL)
+    dev.add_argument("--seconds", type=float, default=60.0)
+    mem = sub.add_parser("memory")
+    mem.add_argument("--size", default="release", choices=("tiny", "demo", "release"))
+    mem.add_argument("--minutes", type=float, default=10.0)
+    st = sub.add_parser("stream")
+    st.add_argument("--size", default="demo", choices=("tiny", "demo", "release"))
+    st.add_argument("--seconds", type=float, default=30.0)
+    st.add_argument("--chunk-ms", type=int, default=200)
+    for p in (dev, mem, st):
+        p.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    doc = {"deviation": deviation, "memory": memory, "stream": stream}[args.what](args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
