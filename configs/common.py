@@ -60,6 +60,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.loss.self = 1.0
     config.loss.velocity = 0.5
     config.loss.emotion = 0.1
+    # Emotion consistency: a frozen face classifier (configs/face_emotion.py) reads the
+    # predicted animation; cross-entropy against the clip's emotion. Off by default.
+    config.loss.face_emotion = 0.0
 
     config.mesh = ml_collections.ConfigDict()
     config.mesh.data = -1  # all devices not used by fsdp
@@ -67,4 +70,5 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.init_from = ""  # converted release checkpoint, encoder checkpoint or HF wav2vec2 folder
     config.resume_from = ""  # another run's checkpoints/ folder
+    config.face_classifier = ""  # WORKDIR/face_classifier of a face_emotion run; used when loss.face_emotion > 0
     return config

@@ -79,7 +79,9 @@ def plot_region_tracks(path: Path, clip_id: str, tracks: dict[str, tuple[np.ndar
     _save(plt, fig, path)
 
 
-def plot_confusion(path: Path, matrix: np.ndarray, labels: list[str], accuracy: float | None) -> None:
+def plot_confusion(
+    path: Path, matrix: np.ndarray, labels: list[str], accuracy: float | None, title: str = "emotion confusion"
+) -> None:
     """Confusion matrix [C, C] (rows true, columns predicted) with counts in the cells."""
     plt = _pyplot()
     matrix = np.asarray(matrix)
@@ -94,7 +96,7 @@ def plot_confusion(path: Path, matrix: np.ndarray, labels: list[str], accuracy: 
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", color="white" if count > threshold else "black")
     accuracy_text = "n/a" if accuracy is None else f"{accuracy:.1%}"
-    ax.set_title(f"emotion confusion (accuracy {accuracy_text})")
+    ax.set_title(f"{title} (accuracy {accuracy_text})")
     fig.colorbar(image, ax=ax, fraction=0.046)
     _save(plt, fig, path)
 
@@ -116,4 +118,10 @@ def write_plots(result, out_dir: Path) -> list[str]:
     plot_confusion(out_dir / "confusion_matrix.png", emotion["confusion_matrix"], report["emotion_labels"],
                    emotion["accuracy"])  # fmt: skip
     written.append("confusion_matrix.png")
+    face = report.get("face_emotion")
+    if face:
+        generated = face["generated"]
+        plot_confusion(out_dir / "face_emotion_confusion.png", generated["confusion_matrix"], face["emotion_labels"],
+                       generated["accuracy"], title="emotion read from the generated face")  # fmt: skip
+        written.append("face_emotion_confusion.png")
     return written

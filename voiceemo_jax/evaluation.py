@@ -14,6 +14,11 @@ through `inference.Predictor`. What is measured depends on the dataset's targets
 
 Emotion accuracy and a confusion matrix are computed over the clips whose dataset emotion
 is one of the model's labels (names matched after aliasing: fearful -> fear ...).
+
+With a face-emotion classifier (`Evaluation.face_classifier`, configs/face_emotion.py) the
+report's "face_emotion" section says whether the face shows the emotion the voice carries:
+the classifier's accuracy on the generated animations, beside its accuracy on the ground
+truth (the ceiling the generated faces can reach).
 """
 
 from __future__ import annotations
@@ -57,17 +62,20 @@ class Evaluation:
     person: int | None = None
     max_clips: int | None = None
     progress: bool = True
+    face_classifier: str | os.PathLike | None = None  # face-emotion classifier folder: "face_emotion" section
 
 
 @dataclasses.dataclass
 class ClipOutput:
-    """One evaluated clip: outputs/targets [T, D] float32, dataset emotion id, logits [labels]."""
+    """One evaluated clip: outputs/targets [T, D] float32, dataset emotion id, logits [labels],
+    dataset level id."""
 
     clip_id: str
     outputs: np.ndarray
     targets: np.ndarray
     emotion: int
     logits: np.ndarray
+    level: int = -1
 
 
 @dataclasses.dataclass
@@ -217,6 +225,7 @@ def run_model(predictor, batches, options: Evaluation, total: int | None = None)
                     targets=x["targets"][i, :frames],
                     emotion=int(x["emotion"][i]),
                     logits=prediction.emotion_logits,
+                    level=int(x["level"][i]),
                 )
             done += len(rows)
             bar.update(len(rows))
@@ -379,6 +388,14 @@ def evaluate(options: Evaluation, predictor=None) -> EvaluationResult:
     if options.split not in metadata.split_sizes:
         available = ", ".join(f"{name} ({n} clips)" for name, n in metadata.split_sizes.items())
         raise UserError(f"{options.data_dir}: no split {options.split!r}; this build has {available}")
+    face = None
+    if options.face_classifier is not None:  # checked before the (long) model run
+        from voiceemo_jax.face_classifier import check_input_dim, load_face_classifier
+        from voiceemo_jax.face_emotion_metric import FaceEmotionMetric
+
+        reader = load_face_classifier(options.face_classifier)
+        check_input_dim(reader.config, metadata.target_dim, options.face_classifier)
+        face = FaceEmotionMetric(reader, metadata.emotions, metadata.levels, options.batch_size)
     if predictor is None:
         from voiceemo_jax.inference import Predictor
 
@@ -405,6 +422,8 @@ def evaluate(options: Evaluation, predictor=None) -> EvaluationResult:
         total = min(total, options.max_clips)
     for clip in run_model(predictor, iterator, options, total=total):
         accumulator.add(clip)
+        if face is not None:
+            face.add(clip, accumulator.per_clip[-1])
     if not accumulator.per_clip:
         raise UserError(f"{options.data_dir}: split {options.split!r} produced no clip to evaluate")
     report = {
@@ -422,6 +441,8 @@ def evaluate(options: Evaluation, predictor=None) -> EvaluationResult:
         "dataset_emotions": list(metadata.emotions),
         **accumulator.report(),
     }
+    if face is not None:
+        report["face_emotion"] = face.report()
     return EvaluationResult(
         report=_finite(report),
         example=accumulator.example,
@@ -495,4 +516,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             else ""
         )  # fmt: skip
     )
+    face = report.get("face_emotion")
+    if face:
+        lines.append(
+            f"emotion read from the face: generated {fmt(face['generated']['accuracy'], digits=3)}, "
+            f"ground truth {fmt(face['ground_truth']['accuracy'], digits=3)} (ceiling) over "
+            f"{face['evaluated_clips']} clips"
+        )
     return lines

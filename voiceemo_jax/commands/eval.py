@@ -14,7 +14,9 @@ def register(subparsers) -> None:
             "FDD on a rig's vertices (the bundled head, or --rig). Vertex datasets (VOCASET): offset "
             "MAE/MSE and LVE / EVE / FDD on the dataset's vertices with your region index files "
             "(FLAME's region masks). Emotion accuracy and confusion matrix over clips whose emotion is "
-            "one of the model's labels. Raw model outputs are evaluated (no smoothing or blinks)."
+            "one of the model's labels. Raw model outputs are evaluated (no smoothing or blinks). "
+            "With --face-classifier: the emotion a face classifier reads from the generated animations, "
+            "beside its accuracy on the ground truth (the ceiling)."
         ),
     )
     parser.add_argument("--checkpoint", required=True, help="VoiceEmo-JAX checkpoint folder")
@@ -35,6 +37,12 @@ def register(subparsers) -> None:
     parser.add_argument("--level", type=int, help="condition every clip on this level (default: each clip's label)")
     parser.add_argument("--person", type=int, help="condition every clip on this person (default: each clip's label)")
     parser.add_argument("--max-clips", type=int, help="evaluate only the first N clips of the split")
+    parser.add_argument(
+        "--face-classifier",
+        metavar="DIR",
+        help="face-emotion classifier folder (WORKDIR/face_classifier of `voiceemo train --config "
+        "configs/face_emotion.py`): report the emotion it reads from the generated faces and from the ground truth",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -63,6 +71,7 @@ def run(args) -> int:
         person=args.person,
         max_clips=args.max_clips,
         progress=not args.no_progress,
+        face_classifier=args.face_classifier,
     )
     result = evaluation.evaluate(options)
     out = args.out or f"eval_{result.report['dataset']}_{args.split}"

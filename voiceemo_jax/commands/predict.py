@@ -149,12 +149,18 @@ def run(args) -> int:
 
 
 def _face_reader(path, predictor):
-    """The --face-classifier function [T, D] -> JSON dict, or None without the flag."""
+    """The --face-classifier function [T, D] -> its JSON section, or None without the flag."""
     if path is None:
         return None
-    from voiceemo_jax.models import face_emotion
+    from voiceemo_jax import face_classifier
+    from voiceemo_jax.errors import UserError
 
-    return face_emotion.face_reader(path, output_dim=predictor.output_dim)
+    reader = face_classifier.load_face_classifier(path)
+    if reader.config.input_dim != predictor.output_dim:
+        raise UserError(f"--face-classifier {path} reads [T, {reader.config.input_dim}] sequences but this "
+                        f"model outputs [T, {predictor.output_dim}]")  # fmt: skip
+    # The raw prediction (before smoothing and blinks), as the classifier is used in training.
+    return lambda outputs: face_classifier.read_face_emotion(reader, outputs)
 
 
 def _run_many(args, predictor, emotion_audio, write) -> int:

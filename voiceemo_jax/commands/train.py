@@ -11,6 +11,9 @@ examples:
       --config.train.per_process_batch_size=16 --config.mesh.fsdp=4
   voiceemo train --config configs/ravdess.py:size=tiny --workdir runs/x \\
       --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0
+  voiceemo train --config configs/face_emotion.py --workdir runs/face --config.data.dir=data/ravdess
+  voiceemo train --config configs/ravdess.py --workdir runs/rav2 --config.data.dir=data/ravdess \
+      --config.loss.face_emotion=0.1 --config.face_classifier=runs/face/face_classifier
 
 Re-running the same command on the same --workdir resumes from its latest checkpoint.
 Any config field can be overridden with --config.FIELD=VALUE (see configs/common.py).
@@ -25,7 +28,9 @@ def register(subparsers) -> None:
             "Trains the model with the cross-reconstruction objective (self-reconstruction + velocity "
             "for datasets without emotion pairs) on a `voiceemo data build` output. Writes Orbax "
             "checkpoints and TensorBoard logs under --workdir and, at the end, WORKDIR/model for "
-            "`voiceemo predict`."
+            "`voiceemo predict`. configs/face_emotion.py instead trains the face-emotion classifier on the "
+            "ground-truth targets (WORKDIR/face_classifier, for --face-classifier and the emotion-consistency "
+            "loss --config.loss.face_emotion)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -51,3 +51,14 @@ def masked_mae(predictions: jax.Array, targets: jax.Array, num_frames: jax.Array
     mask = length_mask(num_frames, predictions.shape[1])[..., None].astype(jnp.float32)
     absolute = jnp.abs(predictions.astype(jnp.float32) - targets.astype(jnp.float32)) * mask
     return jnp.sum(absolute) / jnp.maximum(jnp.sum(mask) * predictions.shape[-1], 1.0)
+
+
+def face_emotion_consistency_loss(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Cross-entropy (and accuracy) of a frozen face classifier's logits [B, labels] on the
+    predicted coefficients against each clip's classifier label [B] (-1: no label, no loss).
+
+    -> (loss, accuracy), both averaged over the labelled clips.
+    """
+    weights = (labels >= 0).astype(jnp.float32)
+    labels = jnp.maximum(labels, 0)
+    return emotion_loss(logits, labels, weights), emotion_accuracy(logits, labels, weights)

@@ -6,6 +6,10 @@ Triplet (X11: c1 e1, X12: c1 e2, X21: c2 e1, one speaker):
     emotion classifier on X21                                            vs e1            [emotion]
     + velocity losses on out11 and out12.
 Single clips (datasets without emotion pairs, e.g. VOCASET): self + velocity.
+Optional emotion consistency (`face_emotion`, a `face_classifier.FrozenFaceEmotion`): the
+frozen face classifier reads each predicted animation (out11 should show e1, out12 e2, a
+single clip its own emotion) and cross-entropy against that label pushes the synthesizer
+to make the emotion visible; gradients stop at the classifier.
 
 Each encoder runs once per clip at the clip's own length; "-> len(X11)" resamples the
 encoded features (linear, align_corners) to X11's frame count, the same operation the
@@ -35,7 +39,19 @@ def _velocity_and_recon(outputs, clip):
     )
 
 
-def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None):
+def _add_face_emotion(total, metrics, weights, face_emotion, outputs, num_frames, emotions):
+    """Adds the weighted emotion-consistency term (and its metrics) when a classifier is given."""
+    if face_emotion is None:
+        return total
+    logits = face_emotion.emotion_logits(outputs, num_frames)
+    labels = face_emotion.classifier_labels(emotions)
+    consistency, accuracy = losses.face_emotion_consistency_loss(logits, labels)
+    metrics["loss/face_emotion"] = consistency
+    metrics["face_emotion_accuracy"] = accuracy
+    return total + weights.get("face_emotion", 0.0) * consistency
+
+
+def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None, face_emotion=None):
     """-> (weighted total loss, metrics). batch: {"x11", "x12", "x21"} clip dicts."""
     x11, x12, x21 = batch["x11"], batch["x12"], batch["x21"]
     kw = dict(deterministic=deterministic, rngs=rngs)
@@ -69,11 +85,16 @@ def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None):
         + weights["velocity"] * (velocity11 + velocity12)
         + weights["emotion"] * emotion_ce
     )
+    # X11 and X12 share one padded length: the classifier reads both outputs in one call.
+    total = _add_face_emotion(
+        total, metrics, weights, face_emotion, jnp.concatenate([out11, out12]),
+        jnp.concatenate([x11["num_frames"], x12["num_frames"]]), jnp.concatenate([x11["emotion"], x12["emotion"]]),
+    )  # fmt: skip
     metrics["loss/total"] = total
     return total, metrics
 
 
-def single_objective(model, batch, weights, *, deterministic=False, rngs=None):
+def single_objective(model, batch, weights, *, deterministic=False, rngs=None, face_emotion=None):
     """-> (weighted total loss, metrics). batch: {"x": clip}: self-reconstruction + velocity."""
     x = batch["x"]
     result = model(
@@ -82,10 +103,13 @@ def single_objective(model, batch, weights, *, deterministic=False, rngs=None):
     )  # fmt: skip
     self_recon, velocity = _velocity_and_recon(result["outputs"], x)
     total = weights["self"] * self_recon + weights["velocity"] * velocity
-    return total, {"loss/self_reconstruction": self_recon, "loss/velocity": velocity, "loss/total": total}
+    metrics = {"loss/self_reconstruction": self_recon, "loss/velocity": velocity}
+    total = _add_face_emotion(total, metrics, weights, face_emotion, result["outputs"], x["num_frames"], x["emotion"])
+    metrics["loss/total"] = total
+    return total, metrics
 
 
-def eval_metrics(model, clip, *, has_emotions: bool) -> dict[str, jax.Array]:
+def eval_metrics(model, clip, *, has_emotions: bool, face_emotion=None) -> dict[str, jax.Array]:
     """Validation metrics on single clips with a `valid` row mask: per-row sums, to be
     reduced on the host (so padding rows and uneven batches weigh correctly)."""
     result = model(clip["audio"], clip["num_samples"], clip["level"], clip["person"],
@@ -104,4 +128,10 @@ def eval_metrics(model, clip, *, has_emotions: bool) -> dict[str, jax.Array]:
     if has_emotions:
         correct = (jnp.argmax(result["emotion_logits"], axis=-1) == clip["emotion"]).astype(jnp.float32)
         out["sum/emotion_correct"] = jnp.sum(correct * valid)
+    if face_emotion is not None:
+        labels = face_emotion.classifier_labels(clip["emotion"])
+        read = jnp.argmax(face_emotion.emotion_logits(outputs, clip["num_frames"]), axis=-1)
+        labelled = valid * (labels >= 0).astype(jnp.float32)
+        out["sum/face_emotion_correct"] = jnp.sum((read == labels).astype(jnp.float32) * labelled)
+        out["count/face_emotion_clips"] = jnp.sum(labelled)
     return out

@@ -2,9 +2,12 @@
 
 Start-up order: workdir checkpoint (resume) -> `config.resume_from` (another run's
 checkpoint folder) -> `config.init_from` (converted release checkpoint, encoder
-checkpoint or Hugging Face wav2vec2 folder) -> scratch. State is created abstract-first
-(`jax.eval_shape` -> shardings -> `jit(init, out_shardings=...)`), the step is
-`jit`-compiled with explicit in/out shardings and donates the train state.
+checkpoint or Hugging Face wav2vec2 folder) -> scratch. With `config.loss.face_emotion > 0`
+the frozen face classifier `config.face_classifier` adds the emotion-consistency loss.
+A config with `task = "face_emotion"` (configs/face_emotion.py) trains that classifier instead.
+State is created abstract-first (`jax.eval_shape` -> shardings -> `jit(init,
+out_shardings=...)`), the step is `jit`-compiled with explicit in/out shardings and
+donates the train state.
 """
 
 from __future__ import annotations
@@ -50,18 +53,45 @@ class _Preemption:
 
 
 def _loss_weights(config) -> dict[str, float]:
-    return {k: float(config.loss[k]) for k in ("cross", "self", "velocity", "emotion")}
+    weights = {k: float(config.loss[k]) for k in ("cross", "self", "velocity", "emotion")}
+    weights["face_emotion"] = float(config.loss.get("face_emotion", 0.0))
+    return weights
 
 
-def make_train_step(graphdef, opt, schedule, config, *, triplets: bool):
-    """The pure train step: (state, batch, rng) -> (state, metrics)."""
+def face_emotion_term(config, metadata, output_dim: int, mesh):
+    """The frozen face classifier of the consistency loss, replicated on `mesh`; None when off."""
+    from voiceemo_jax import face_classifier
+
+    weight = float(config.loss.get("face_emotion", 0.0))
+    if weight < 0:
+        raise UserError(f"config.loss.face_emotion must be >= 0, got {weight}")
+    if weight == 0:
+        return None
+    path = config.get("face_classifier", "")
+    if not path:
+        raise UserError(
+            "config.loss.face_emotion > 0 needs a trained face classifier: --config.face_classifier=DIR "
+            "(WORKDIR/face_classifier of `voiceemo train --config configs/face_emotion.py`)"
+        )
+    term = face_classifier.frozen_face_emotion(path, metadata.emotions, output_dim)
+    # Closed over by the jitted step as constants: place them where the step runs.
+    return dataclasses.replace(term, state=jax.device_put(term.state, sharding.replicated(mesh)))
+
+
+def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emotion=None):
+    """The pure train step: (state, batch, rng) -> (state, metrics).
+
+    face_emotion: a `FrozenFaceEmotion` for the emotion-consistency loss, or None.
+    """
     weights = _loss_weights(config)
     objective_fn = objective.triplet_objective if triplets else objective.single_objective
     accumulation = int(config.train.grad_accum_steps)
 
     def loss_fn(params, batch, key):
         model = nnx.merge(graphdef, nnx.State(params))
-        return objective_fn(model, batch, weights, deterministic=False, rngs=nnx.Rngs(dropout=key))
+        return objective_fn(
+            model, batch, weights, deterministic=False, rngs=nnx.Rngs(dropout=key), face_emotion=face_emotion
+        )
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -92,10 +122,10 @@ def make_train_step(graphdef, opt, schedule, config, *, triplets: bool):
     return train_step
 
 
-def make_eval_step(graphdef, has_emotions: bool):
+def make_eval_step(graphdef, has_emotions: bool, face_emotion=None):
     def eval_step(params, clip):
         model = nnx.merge(graphdef, nnx.State(params))
-        return objective.eval_metrics(model, clip, has_emotions=has_emotions)
+        return objective.eval_metrics(model, clip, has_emotions=has_emotions, face_emotion=face_emotion)
 
     return eval_step
 
@@ -120,6 +150,8 @@ def _evaluate(eval_step, params, config, metadata, mesh) -> dict[str, float]:
            "eval/coefficient_mae": totals.get("sum/absolute_error", 0.0) / frames}  # fmt: skip
     if "sum/emotion_correct" in totals:
         out["eval/emotion_accuracy"] = totals["sum/emotion_correct"] / max(totals["count/clips"], 1.0)
+    if totals.get("count/face_emotion_clips"):
+        out["eval/face_emotion_accuracy"] = totals["sum/face_emotion_correct"] / totals["count/face_emotion_clips"]
     return out
 
 
@@ -147,8 +179,13 @@ class TrainFunctions:
     eval_step: Any  # jitted (params, clip) -> metric sums
 
 
-def build_train_functions(config, model_config, mesh, *, triplets: bool, has_emotions: bool) -> TrainFunctions:
-    """Abstract-first state, shardings from the mesh, and the compiled step functions."""
+def build_train_functions(
+    config, model_config, mesh, *, triplets: bool, has_emotions: bool, face_emotion=None
+) -> TrainFunctions:
+    """Abstract-first state, shardings from the mesh, and the compiled step functions.
+
+    face_emotion: the frozen classifier of the consistency loss (`face_emotion_term`), or None.
+    """
     abstract_model = nnx.eval_shape(lambda: _new_model(model_config, config, 0))
     graphdef, abstract_params = nnx.split(abstract_model, nnx.Param)
     prefixes = optimizer.frozen_prefixes(
@@ -166,13 +203,13 @@ def build_train_functions(config, model_config, mesh, *, triplets: bool, has_emo
     state_shardings = sharding.state_shardings(mesh, abstract_state)
     replicated, batch = sharding.replicated(mesh), sharding.batch_sharding(mesh)
     train_step = jax.jit(
-        make_train_step(graphdef, opt, schedule, config, triplets=triplets),
+        make_train_step(graphdef, opt, schedule, config, triplets=triplets, face_emotion=face_emotion),
         in_shardings=(state_shardings, batch, replicated),
         out_shardings=(state_shardings, replicated),
         donate_argnums=(0,),
     )
     eval_step = jax.jit(
-        make_eval_step(graphdef, has_emotions),
+        make_eval_step(graphdef, has_emotions, face_emotion),
         in_shardings=(state_shardings["params"], batch),
         out_shardings=replicated,
     )
@@ -182,6 +219,11 @@ def build_train_functions(config, model_config, mesh, *, triplets: bool, has_emo
 def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     """Trains per `config`, checkpointing into `workdir`; returns the last logged metrics."""
     from data_pipelines.records import load_metadata
+
+    if config.get("task", "voiceemo") == "face_emotion":
+        from voiceemo_jax.training import face_emotion_training
+
+        return face_emotion_training.train_and_evaluate(config, workdir)
 
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -204,11 +246,21 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     model_config = build_model_config(config, metadata)
     train_iter = _train_iterator(config, metadata)
     triplets = train_iter.mode == "triplet"
-    fns = build_train_functions(config, model_config, mesh, triplets=triplets, has_emotions=metadata.has_emotion_pairs)
+    face_emotion = face_emotion_term(config, metadata, model_config.synthesizer.output_dim, mesh)
+    fns = build_train_functions(
+        config, model_config, mesh, triplets=triplets, has_emotions=metadata.has_emotion_pairs,
+        face_emotion=face_emotion,
+    )  # fmt: skip
     checkpoints = checkpointing.TrainCheckpoints(
         workdir / "checkpoints", keep=config.train.keep_checkpoints, every_steps=config.train.checkpoint_every
     )
     writer = MetricWriter(workdir / "tensorboard", enabled=jax.process_index() == 0)
+    if face_emotion is not None:
+        unread = [e for e, label in zip(metadata.emotions, face_emotion.label_map) if label < 0]
+        writer.print(
+            f"emotion-consistency loss (weight {config.loss.face_emotion}) from {face_emotion.path}"
+            + (f"; no classifier label for {', '.join(unread)} (those clips get none)" if unread else "")
+        )
     state, start_step = initialization.initial_state(
         config, workdir, checkpoints, fns.init_state, fns.abstract_state, fns.state_shardings, train_iter,
         model_config, writer,
