@@ -128,12 +128,7 @@ def stream(args) -> dict:
     model = Predictor.from_checkpoint(DEMO_MODEL).model if args.size == "demo" else random_model(args.size, seed=0)
     streamer = Streamer(model)
     chunk = int(args.chunk_ms * 16)
-    warm = speech_like(int(16000 * 6), seed=1)  # compiles the window and decoder programs
-    for begin in range(0, len(warm), chunk):
-        streamer.feed(warm[begin : begin + chunk])
-    streamer.finish()
-    streamer.reset()
-    streamer.compute_seconds = 0.0
+    streamer.warm_up()
     audio = speech_like(int(16000 * args.seconds), seed=2)
     waits, measured = [], []
     for begin in range(0, len(audio), chunk):

@@ -69,6 +69,17 @@ class Streamer:
         """Frames emitted so far."""
         return self._run.num_frames
 
+    def warm_up(self) -> float:
+        """Compiles the window encoder and decoder programs on silence, then resets, so that a
+        live stream does not wait for compilation. Returns the seconds it took."""
+        start = time.perf_counter()
+        self.reset()
+        self.feed(np.zeros(self.window.window_samples, np.float32))
+        self.finish()
+        self.reset()
+        self.compute_seconds = 0.0
+        return time.perf_counter() - start
+
     def reset(self) -> None:
         self._run = self.engine.new_run(level=self.level, person=self.person)
         self._buffer = np.zeros(0, np.float32)
