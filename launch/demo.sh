@@ -7,10 +7,10 @@
 #
 #   bash launch/demo.sh [OUT_DIR]      (default: demo_out)
 #
-# Honest note: the tiny model learns from a synthetic fixture (tones with syllable
-# envelopes), not from real speech, so the animation shows the pipeline working end to end,
-# not faithful lip sync. A model trained on the synthetic speech corpus replaces it once
-# the demo issue lands.
+# This is the pipeline from the command line, stage by stage. The tiny model learns from a
+# synthetic fixture (tones with syllable envelopes), not from speech, so its animation
+# shows the stages working, not lip sync: for that, run `voiceemo demo` (the shipped demo
+# model, trained on the synthetic speech corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-demo_out}"

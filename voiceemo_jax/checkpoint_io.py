@@ -58,24 +58,33 @@ def save_params(
     writes the JSON and renames the finished folder into place, so `out_dir` appears
     complete or not at all.
     """
+    meta = {"format": FORMAT, "version": VERSION, "model": config.to_dict(), "source": source or {}}
+    return save_tree_folder(params, meta, out_dir, config_file=CONFIG_FILE, overwrite=overwrite, name="params")
+
+
+def save_tree_folder(
+    tree, meta: dict[str, Any], out_dir: str | os.PathLike, *, config_file: str, overwrite: bool, name: str
+) -> Path:
+    """OUT_DIR/params (an Orbax tree) + OUT_DIR/`config_file` (`meta` as JSON), atomically and
+    collectively: every process calls it, process 0 writes the JSON and renames the finished
+    folder into place. `name` tells the processes' barriers of different savers apart."""
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not overwrite:
-        raise UserError(f"{out_dir} already exists; choose another --out or remove it")
+        raise UserError(f"{out_dir} already exists; choose another folder or remove it")
     partial = out_dir.with_name(f".{out_dir.name}.partial")
     if jax.process_index() == 0 and partial.exists():
         shutil.rmtree(partial)
-    _sync("voiceemo_save_params_start")
+    _sync(f"voiceemo_save_{name}_start")
     checkpointer = _checkpointer()
-    checkpointer.save(partial / PARAMS_DIR, params, force=True)
+    checkpointer.save(partial / PARAMS_DIR, tree, force=True)
     checkpointer.wait_until_finished()
-    _sync("voiceemo_save_params_done")
+    _sync(f"voiceemo_save_{name}_done")
     if jax.process_index() == 0:
-        meta = {"format": FORMAT, "version": VERSION, "model": config.to_dict(), "source": source or {}}
-        (partial / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        (partial / config_file).write_text(json.dumps(meta, indent=2) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(partial, out_dir)
-    _sync("voiceemo_save_params_renamed")
+    _sync(f"voiceemo_save_{name}_renamed")
     return out_dir
 
 

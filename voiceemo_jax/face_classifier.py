@@ -24,7 +24,6 @@ import dataclasses
 import functools
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,29 +33,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from voiceemo_jax import checkpoint_io
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.models.face_emotion import FaceEmotionClassifier, FaceEmotionConfig
 
 FORMAT = "voiceemo-jax-face-emotion"
 VERSION = 1
 CONFIG_FILE = "face_emotion.json"
-PARAMS_DIR = "params"
+PARAMS_DIR = checkpoint_io.PARAMS_DIR
 MODEL_CONFIG_FILE = "voiceemo_model.json"  # checkpoint_io's: named in the wrong-folder message
 DEFAULT_BUCKET_FRAMES = 32
 _TRAIN_HINT = "train one with `voiceemo train --config configs/face_emotion.py --workdir DIR` (DIR/face_classifier)"
-
-
-def _checkpointer():
-    import orbax.checkpoint as ocp
-
-    return ocp.StandardCheckpointer()
-
-
-def _sync(name: str) -> None:
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)
 
 
 # ----------------------------------------------------------------------------- the folder
@@ -75,25 +62,10 @@ def save_face_classifier(
     Every process must call this (Orbax saves collectively); process 0 writes the JSON and
     renames the finished folder into place.
     """
-    out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not overwrite:
-        raise UserError(f"{out_dir} already exists; choose another folder or remove it")
-    partial = out_dir.with_name(f".{out_dir.name}.partial")
-    if jax.process_index() == 0 and partial.exists():
-        shutil.rmtree(partial)
-    _sync("voiceemo_save_face_classifier_start")
-    checkpointer = _checkpointer()
-    checkpointer.save(partial / PARAMS_DIR, state, force=True)
-    checkpointer.wait_until_finished()
-    _sync("voiceemo_save_face_classifier_done")
-    if jax.process_index() == 0:
-        meta = {"format": FORMAT, "version": VERSION, "classifier": config.to_dict(), "source": source or {}}
-        (partial / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(partial, out_dir)
-    _sync("voiceemo_save_face_classifier_renamed")
-    return out_dir
+    meta = {"format": FORMAT, "version": VERSION, "classifier": config.to_dict(), "source": source or {}}
+    return checkpoint_io.save_tree_folder(
+        state, meta, out_dir, config_file=CONFIG_FILE, overwrite=overwrite, name="face_classifier"
+    )
 
 
 def read_face_classifier_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -133,7 +105,7 @@ def restore_classifier(path: str | os.PathLike) -> tuple[FaceEmotionClassifier, 
     abstract = nnx.eval_shape(lambda: FaceEmotionClassifier(config, rngs=nnx.Rngs(0)))
     graphdef, abstract_state = nnx.split(abstract)
     try:
-        restored = _checkpointer().restore(path / PARAMS_DIR, nnx.to_pure_dict(abstract_state))
+        restored = checkpoint_io._checkpointer().restore(path / PARAMS_DIR, nnx.to_pure_dict(abstract_state))
     except Exception as error:  # Orbax raises many types for a damaged or mismatched tree
         first_line = str(error).splitlines()[0]
         raise UserError(f"cannot restore the classifier from {path / PARAMS_DIR}: {first_line}") from None
