@@ -41,6 +41,10 @@ from voiceemo_jax.models import sequence_ops
 
 SAMPLES_PER_STEP = 1600  # 0.1 s: 3 frames at 30 fps, 5 wav2vec2 CNN steps of 320 samples
 FRAMES_PER_STEP = 3
+# The decoder's block: its attention holds [heads, block, cache capacity] logits, so a whole
+# 14 s hop (420 frames) against a 10-minute cache (32768 frames) would need ~0.7 GB at the
+# release size; 1 s blocks need 16 MB per tensor, for the same arithmetic.
+DECODER_BLOCK_FRAMES = 30
 
 
 def _steps(seconds: float, name: str) -> int:
@@ -284,7 +288,8 @@ class WindowedRun:
 
     def __init__(self, engine: WindowEngine, *, level: int, person: int, emotion_track: np.ndarray | None = None):
         self.engine = engine
-        self.decoder = CausalDecoder(engine.model, level=level, person=person, block_frames=engine.config.hop_frames)
+        block = min(engine.config.hop_frames, DECODER_BLOCK_FRAMES)
+        self.decoder = CausalDecoder(engine.model, level=level, person=person, block_frames=block)
         self.emotion_track = emotion_track
         self.pool = EmotionPool(engine.model_config.emotion.pooling_mode, engine.model_config.emotion.hidden_size)
 
