@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
@@ -232,7 +233,7 @@ def main(argv=None) -> int:
         "held-out voice, all sentences": [c for c in clips if c["held_out"]],
     }
     results = {
-        "checkpoint": str(args.checkpoint),
+        "checkpoint": shown_path(args.checkpoint),
         "corpus": {"name": corpus["name"], "version": corpus["version"], "seed": corpus["seed"]},
         "baseline_fit_clips": len(train),
         "sets": {

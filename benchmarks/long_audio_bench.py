@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import shown_path
 from benchmarks.inference_bench import speech_like
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
@@ -80,7 +81,8 @@ def deviation(args) -> dict:
     for r in rows:
         print(f"| {r['geometry']} | {r['max_abs']:.4f} | {r['mean_abs']:.5f} | {r['mouth_max_abs']:.4f} | "
               f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} |")  # fmt: skip
-    return {"checkpoint": str(args.checkpoint), "seconds": len(audio) / 16000, "output_spread": spread, "rows": rows}
+    seconds = len(audio) / 16000
+    return {"checkpoint": shown_path(args.checkpoint), "seconds": seconds, "output_spread": spread, "rows": rows}
 
 
 MEMORY_CHILD = """

@@ -14,6 +14,7 @@ import sys
 
 # Order is the order of `voiceemo --help`.
 COMMAND_MODULES = (
+    "voiceemo_jax.commands.demo",
     "voiceemo_jax.commands.predict",
     "voiceemo_jax.commands.stream",
     "voiceemo_jax.commands.convert",
