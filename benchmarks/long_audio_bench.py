@@ -40,20 +40,30 @@ GEOMETRIES = {  # name -> (window, context, hop or None)
 }
 
 
-def _long_clip(corpus: Path, seconds: float) -> np.ndarray:
+def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Test-sentence clips end to end -> (audio [samples], their targets [frames, 52], each
+    clip's placed at the frame nearest its start). With `emotion`: one voice's clips of that
+    emotion, every sentence (a long talk in one mood, as real long recordings are)."""
     import soundfile
+
+    from voiceemo_jax.models import sequence_ops
 
     doc = json.loads((corpus / "corpus.json").read_text())
     test = {s["id"] for s in doc["sentences"] if s["split"] == "test"}
-    pieces, total = [], 0
+    pieces, targets, total = [], [], 0
+    voice = doc["voices"][0]["name"]
     for clip in doc["clips"]:
-        if clip["sentence"] in test:
+        if (clip["sentence"] in test) if emotion is None else (clip["emotion"] == emotion and clip["voice"] == voice):
             audio, _ = soundfile.read(corpus / clip["wav"], dtype="float32")
+            targets.append((round(total * 30 / 16000), np.load(corpus / clip["target"])))
             pieces.append(audio)
             total += len(audio)
             if total >= seconds * 16000:
                 break
-    return np.concatenate(pieces)
+    placed = np.zeros((sequence_ops.frames_for(total), targets[0][1].shape[1]), np.float32)
+    for start, target in targets:
+        placed[start : start + len(target)] = target[: len(placed) - start]
+    return np.concatenate(pieces), placed
 
 
 def deviation(args) -> dict:
@@ -62,7 +72,7 @@ def deviation(args) -> dict:
     from voiceemo_jax.windowed import WindowConfig, WindowEngine, predict_windowed
 
     predictor = Predictor.from_checkpoint(args.checkpoint, window=None)
-    audio = _long_clip(args.corpus, args.seconds)
+    audio, targets = _long_clip(args.corpus, args.seconds, args.emotion)
     full = predictor.predict(audio)
     spread = float(full.outputs.std(axis=0).mean())
     mouth = np.array(GROUPS["jaw_mouth"])
@@ -74,15 +84,19 @@ def deviation(args) -> dict:
         rows.append({"geometry": name, "max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
                      "mouth_max_abs": float(diff[:, mouth].max()), "mouth_mean_abs": float(diff[:, mouth].mean()),
                      "emotion_same": bool(np.argmax(logits) == np.argmax(full.emotion_logits)),
-                     "logit_max_abs": float(np.abs(logits - full.emotion_logits).max())})  # fmt: skip
-    print(f"{len(audio) / 16000:.1f} s clip; output spread (mean per-channel std) {spread:.4f}")
-    print("| geometry | max abs | mean abs | mouth max abs | mouth mean abs | same emotion |")
-    print("|---|---:|---:|---:|---:|---|")
+                     "logit_max_abs": float(np.abs(logits - full.emotion_logits).max()),
+                     "mae_vs_targets": float(np.abs(outputs - targets).mean())})  # fmt: skip
+    full_mae = float(np.abs(full.outputs - targets).mean())
+    print(f"{len(audio) / 16000:.1f} s clip; output spread (mean per-channel std) {spread:.4f}; "
+          f"full-sequence MAE against the clips' targets {full_mae:.4f}")  # fmt: skip
+    print("| geometry | max abs | mean abs | mouth max abs | mouth mean abs | same emotion | MAE vs targets |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     for r in rows:
         print(f"| {r['geometry']} | {r['max_abs']:.4f} | {r['mean_abs']:.5f} | {r['mouth_max_abs']:.4f} | "
-              f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} |")  # fmt: skip
+              f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} | {r['mae_vs_targets']:.4f} |")  # fmt: skip
     seconds = len(audio) / 16000
-    return {"checkpoint": shown_path(args.checkpoint), "seconds": seconds, "output_spread": spread, "rows": rows}
+    return {"checkpoint": shown_path(args.checkpoint), "seconds": seconds, "emotion": args.emotion,
+            "output_spread": spread, "full_mae_vs_targets": full_mae, "rows": rows}  # fmt: skip
 
 
 MEMORY_CHILD = """
@@ -160,6 +174,7 @@ def main(argv=None) -> int:
     dev.add_argument("--corpus", type=Path, required=True)
     dev.add_argument("--checkpoint", type=Path, default=DEMO_MODEL)
     dev.add_argument("--seconds", type=float, default=60.0)
+    dev.add_argument("--emotion", help="one voice's clips of this emotion instead of mixed test clips")
     mem = sub.add_parser("memory")
     mem.add_argument("--size", default="release", choices=("tiny", "demo", "release"))
     mem.add_argument("--minutes", type=float, default=10.0)
