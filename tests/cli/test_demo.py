@@ -13,7 +13,7 @@ import pytest
 from export.formats import read_live_link_csv
 from voiceemo_jax.arkit import GROUPS
 from voiceemo_jax.cli import main
-from voiceemo_jax.commands.demo import assets_dir, bundled_samples, demo_model_dir
+from voiceemo_jax.commands.demo import assets_dir, bundled_samples, bundled_swap, demo_model_dir
 from voiceemo_jax.inference import Predictor
 
 KINDS = (".npy", ".json", ".csv", ".glb")
@@ -69,16 +69,16 @@ def test_demo_writes_every_file_for_the_bundled_samples(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--no-video"]) == 0
     printed = capsys.readouterr().out
     names = [s["name"] for s in bundled_samples()]
-    swap = f"swap_{names[0]}_as_{bundled_samples()[1]['emotion']}"
+    content, emotion = bundled_swap()
+    swap = f"swap_{content['name']}_as_{emotion['emotion']}"
     for name in [*names, swap]:
         _check_outputs(out, name)
         for suffix in KINDS:
             assert str(out / f"{name}{suffix}") in printed
     for sample in bundled_samples():
         _check_outputs(out, sample["name"], sample["seconds"])
-    assert json.loads((out / f"{swap}.json").read_text())["sources"]["emotion_audio"].endswith(
-        bundled_samples()[1]["wav"]
-    )
+    sources = json.loads((out / f"{swap}.json").read_text())["sources"]
+    assert sources["audio"].endswith(content["wav"]) and sources["emotion_audio"].endswith(emotion["wav"])
 
 
 def test_demo_on_a_user_file_renders_an_mp4_with_matching_audio(tmp_path, capsys):

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
             "(several emotions), or for --audio FILE, and writes for each: NAME.npy ([T, 52] at 30 fps), "
             "NAME.json (emotion read from the voice), NAME.csv (Live Link Face), NAME.glb (the bundled head "
             "with a morph-target animation) and NAME.mp4 (preview with the audio). With the bundled samples "
-            "it also writes one emotion swap: the words of the first sample with the emotion of the second. "
+            "it also writes one emotion swap: the words of the happy sample with the emotion of the sad one. "
             "No network, no GPU."
         ),
         epilog=EPILOG,
@@ -62,6 +62,15 @@ def bundled_samples() -> list[dict]:
     return [{**s, "path": folder / s["wav"], "targets_path": folder / s["targets"]} for s in samples]
 
 
+def bundled_swap() -> tuple[dict, dict]:
+    """(content sample, emotion sample) of the demo's emotion swap, as samples.json names them."""
+    import json
+
+    swap = json.loads((assets_dir() / "samples" / "samples.json").read_text())["swap"]
+    by_name = {s["name"]: s for s in bundled_samples()}
+    return by_name[swap["content"]], by_name[swap["emotion"]]
+
+
 def _jobs(args) -> list[dict]:
     """What to predict: [{"name", "audio", "emotion_audio", "level", "what"}]."""
     from pathlib import Path
@@ -74,7 +83,7 @@ def _jobs(args) -> list[dict]:
         samples = bundled_samples()
         jobs = [{"name": s["name"], "audio": s["path"], "emotion_audio": None, "level": s["level"] - 1,
                  "what": f'"{s["text"]}" ({s["emotion"]}, voice {s["voice"]})'} for s in samples]  # fmt: skip
-        a, b = samples[0], samples[1]
+        a, b = bundled_swap()
         jobs.append({"name": f"swap_{a['name']}_as_{b['emotion']}", "audio": a["path"], "emotion_audio": b["path"],
                      "level": b["level"] - 1,
                      "what": f'"{a["text"]}" with the emotion of the {b["emotion"]} sample'})  # fmt: skip
