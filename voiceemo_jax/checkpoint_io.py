@@ -106,14 +106,19 @@ def read_model_meta(ckpt_dir: str | os.PathLike) -> dict[str, Any]:
             f"{ckpt_dir} is not a VoiceEmo-JAX checkpoint (no {CONFIG_FILE} and {PARAMS_DIR}/); "
             "convert a release .pth with `voiceemo convert emotalk` first"
         )
+    return read_meta_json(config_path, FORMAT, VERSION, "a VoiceEmo-JAX checkpoint")
+
+
+def read_meta_json(config_path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """A checkpoint folder's JSON -> dict; UserError unless it parses and has this format and version."""
     try:
         meta = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{config_path} is not valid JSON: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise UserError(f"{config_path} does not describe a VoiceEmo-JAX checkpoint (format != {FORMAT!r})")
-    if meta.get("version") != VERSION:
-        raise UserError(f"{config_path} has checkpoint version {meta.get('version')}, this build reads {VERSION}")
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise UserError(f"{config_path} does not describe {what} (format != {fmt!r})")
+    if meta.get("version") != version:
+        raise UserError(f"{config_path} has checkpoint version {meta.get('version')}, this build reads {version}")
     return meta
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,15 +82,7 @@ def read_face_classifier_meta(path: str | os.PathLike) -> dict[str, Any]:
         if (path / "face_classifier" / CONFIG_FILE).is_file():
             raise UserError(f"{path} is a training workdir; the classifier is {path / 'face_classifier'}")
         raise UserError(f"{path} is not a face-emotion classifier (no {CONFIG_FILE} and {PARAMS_DIR}/); {_TRAIN_HINT}")
-    try:
-        meta = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{config_path} is not valid JSON: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise UserError(f"{config_path} does not describe a face-emotion classifier (format != {FORMAT!r})")
-    if meta.get("version") != VERSION:
-        raise UserError(f"{config_path} has version {meta.get('version')}, this build reads {VERSION}")
-    return meta
+    return checkpoint_io.read_meta_json(config_path, FORMAT, VERSION, "a face-emotion classifier")
 
 
 def restore_classifier(path: str | os.PathLike) -> tuple[FaceEmotionClassifier, dict[str, Any]]:
