@@ -186,11 +186,15 @@ def run_batch(
                     pad_to=pad_to,
                     emotion_pad_to=None if emotion_audio is None else bucket_samples(len(emotion_audio), None),
                 )
-                for (job, _), prediction in zip(pending, predictions):
+            except UserError as error:
+                predictions = None
+                for job, _ in pending:
+                    fail(job, error)
+            for (job, _), prediction in zip(pending, predictions or []):
+                try:
                     write(job, prediction)
                     summary.predicted.append(job.source)
-            except (UserError, OSError) as error:
-                for job, _ in pending:
+                except (UserError, OSError) as error:  # e.g. the disk filled up: this file only
                     fail(job, error)
             bar.update(len(pending))
             pending.clear()
