@@ -35,6 +35,7 @@ import numpy as np
 
 from benchmarks import shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
+from voiceemo_jax.atomic_files import write_text
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 MOUTH = np.array(GROUPS["jaw_mouth"])
@@ -245,8 +246,7 @@ def main(argv=None) -> int:
     results["seconds"] = round(time.perf_counter() - start, 1)
     print(table(results))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_text(args.json, json.dumps(results, indent=2) + "\n")
     return 0
 
 

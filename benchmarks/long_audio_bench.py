@@ -30,6 +30,7 @@ import numpy as np
 
 from benchmarks import shown_path
 from benchmarks.inference_bench import speech_like
+from voiceemo_jax.atomic_files import write_text
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 GEOMETRIES = {  # name -> (window, context, hop or None)
@@ -187,8 +188,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     doc = {"deviation": deviation, "memory": memory, "stream": stream}[args.what](args)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_text(args.json, json.dumps(doc, indent=2) + "\n")
     return 0
 
 

@@ -50,7 +50,8 @@ def write_prediction(
     sources: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Writes OUT.npy and OUT.json atomically (a failure leaves neither). Returns paths and shape."""
+    """Writes OUT.npy and OUT.json atomically (a failure leaves neither). Returns the paths, the
+    shape and the array written ("outputs": post-processed when asked)."""
     out_npy = Path(out_npy)
     outputs = prediction.outputs.astype(np.float32)
     post_processing = post_processing and outputs.shape[1] == len(ARKIT_NAMES)  # blinks are blendshape channels
@@ -62,4 +63,5 @@ def write_prediction(
     with atomic_path(out_npy) as tmp_npy, atomic_path(out_json) as tmp_json:
         np.save(tmp_npy, outputs)
         tmp_json.write_text(json.dumps(doc, indent=2) + "\n")
-    return {"npy": out_npy, "json": out_json, "frames": outputs.shape[0], "channels": outputs.shape[1]}
+    return {"npy": out_npy, "json": out_json, "frames": outputs.shape[0], "channels": outputs.shape[1],
+            "outputs": outputs}  # fmt: skip

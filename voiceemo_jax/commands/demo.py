@@ -157,12 +157,9 @@ def _write_all(out, job, prediction, prediction_files, size, *, video: bool) -> 
     npy = out / f"{job['name']}.npy"
     sources = {"audio": str(job["audio"]), "emotion_audio": job["emotion_audio"] and str(job["emotion_audio"]),
                "checkpoint": "demo model"}  # fmt: skip
-    prediction_files.write_prediction(
+    coefficients = prediction_files.write_prediction(
         npy, prediction, level=job["level"], person=0, post_processing=True, seed=0, sources=sources
-    )
-    import numpy as np
-
-    coefficients = np.load(npy)
+    )["outputs"]
     paths = {
         "npy": npy,
         "json": npy.with_suffix(".json"),

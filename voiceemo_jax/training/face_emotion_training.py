@@ -36,7 +36,7 @@ from flax import nnx
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.models.face_emotion import FaceEmotionClassifier, FaceEmotionConfig
 from voiceemo_jax.training import checkpointing, losses, optimizer, sharding
-from voiceemo_jax.training.monitoring import MetricWriter, check_finite
+from voiceemo_jax.training.monitoring import MetricWriter, check_finite, validation_sums
 
 BATCH_KEYS = ("targets", "num_frames", "emotion", "level")
 
@@ -159,20 +159,11 @@ def make_eval_step(graphdef):
 
 
 def _evaluate(eval_step, state, config, mesh) -> dict[str, float]:
-    from data_pipelines.input_pipeline import make_eval_iterator
+    def run_batch(clip):
+        local = {key: clip[key] for key in (*BATCH_KEYS, "valid")}
+        return eval_step(state["params"], state["statistics"], sharding.global_batch(local, mesh))
 
-    iterator = make_eval_iterator(
-        config.data.dir, config.data.eval_split, batch_size=config.train.per_process_batch_size,
-        bucket_seconds=tuple(config.data.bucket_seconds),
-    )  # fmt: skip
-    totals: dict[str, float] = {}
-    for index, batch in enumerate(iterator):
-        if config.train.eval_batches and index >= config.train.eval_batches:
-            break
-        local = {key: batch["x"][key] for key in (*BATCH_KEYS, "valid")}
-        sums = eval_step(state["params"], state["statistics"], sharding.global_batch(local, mesh))
-        for key, value in jax.device_get(sums).items():
-            totals[key] = totals.get(key, 0.0) + float(value)
+    totals = validation_sums(config, run_batch)
     clips = max(totals.get("count/clips", 0.0), 1.0)
     out = {"eval/emotion_accuracy": totals.get("sum/emotion_correct", 0.0) / clips}
     if "sum/level_correct" in totals:

@@ -1,4 +1,4 @@
-"""Metrics to TensorBoard and stdout (process 0 only), and the NaN/inf guard."""
+"""Metrics to TensorBoard and stdout (process 0 only), validation sums, and the NaN/inf guard."""
 
 from __future__ import annotations
 
@@ -6,6 +6,26 @@ import math
 from pathlib import Path
 
 from voiceemo_jax.errors import UserError
+
+
+def validation_sums(config, run_batch) -> dict[str, float]:
+    """Adds up `run_batch(batch["x"])` (a dict of summed metrics) over the config's
+    validation split, stopping after `config.train.eval_batches` batches when that is set."""
+    import jax
+
+    from data_pipelines.input_pipeline import make_eval_iterator
+
+    iterator = make_eval_iterator(
+        config.data.dir, config.data.eval_split, batch_size=config.train.per_process_batch_size,
+        bucket_seconds=tuple(config.data.bucket_seconds),
+    )  # fmt: skip
+    totals: dict[str, float] = {}
+    for index, batch in enumerate(iterator):
+        if config.train.eval_batches and index >= config.train.eval_batches:
+            break
+        for key, value in jax.device_get(run_batch(batch["x"])).items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
 
 
 class NonFiniteLossError(UserError):

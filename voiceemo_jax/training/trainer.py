@@ -27,7 +27,7 @@ from flax import nnx
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.training import checkpointing, initialization, objective, optimizer, sharding
 from voiceemo_jax.training.model_setup import build_model_config, model_kwargs
-from voiceemo_jax.training.monitoring import MetricWriter, check_finite
+from voiceemo_jax.training.monitoring import MetricWriter, check_finite, validation_sums
 
 
 class _Preemption:
@@ -131,20 +131,11 @@ def make_eval_step(graphdef, has_emotions: bool, face_emotion=None):
 
 
 def _evaluate(eval_step, params, config, metadata, mesh) -> dict[str, float]:
-    from data_pipelines.input_pipeline import make_eval_iterator
+    def run_batch(clip):
+        clip = {k: v for k, v in clip.items() if k != "template"}
+        return eval_step(params, sharding.global_batch(clip, mesh))
 
-    iterator = make_eval_iterator(
-        config.data.dir, config.data.eval_split, batch_size=config.train.per_process_batch_size,
-        bucket_seconds=tuple(config.data.bucket_seconds),
-    )  # fmt: skip
-    totals: dict[str, float] = {}
-    for index, batch in enumerate(iterator):
-        if config.train.eval_batches and index >= config.train.eval_batches:
-            break
-        clip = {k: v for k, v in batch["x"].items() if k != "template"}
-        sums = eval_step(params, sharding.global_batch(clip, mesh))
-        for key, value in sums.items():
-            totals[key] = totals.get(key, 0.0) + float(value)
+    totals = validation_sums(config, run_batch)
     frames = max(totals.get("count/frames", 0.0), 1.0)
     out = {"eval/mse": totals.get("sum/squared_error", 0.0) / frames,
            "eval/coefficient_mae": totals.get("sum/absolute_error", 0.0) / frames}  # fmt: skip
