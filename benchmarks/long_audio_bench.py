@@ -8,7 +8,10 @@ deviation: a long clip made of the corpus's test sentences end to end (default a
 60 s, short enough for one full-sequence pass) through the full model and through
 windowed inference with several geometries; reports the largest and mean absolute
 difference over all channels and over the mouth channels, against the output's own
-spread (std over frames, averaged over channels). Default model: the shipped demo model.
+spread (std over frames, averaged over channels), and the MAE of each against the clips'
+targets next to that of every sentence predicted alone (the model's own error floor). Every
+run uses the same controls (--level, --person; default 0 and 0: the corpus's level 1 and
+its first voice). Default model: the shipped demo model.
 memory: peak resident memory (VmHWM) of a fresh process that builds a random model of
 `--size` and predicts `--minutes` of speech-like audio with the default window, against
 the same process's memory before predicting.
@@ -41,10 +44,11 @@ GEOMETRIES = {  # name -> (window, context, hop or None)
 }
 
 
-def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tuple[np.ndarray, np.ndarray, list]:
     """Test-sentence clips end to end -> (audio [samples], their targets [frames, 52], each
-    clip's placed at the frame nearest its start). With `emotion`: one voice's clips of that
-    emotion, every sentence (a long talk in one mood, as real long recordings are)."""
+    clip's placed at the frame nearest its start, [(start frame, clip audio)]). With
+    `emotion`: one voice's clips of that emotion, every sentence (a long talk in one mood,
+    as real long recordings are)."""
     import soundfile
 
     from voiceemo_jax.models import sequence_ops
@@ -64,7 +68,7 @@ def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tupl
     placed = np.zeros((sequence_ops.frames_for(total), targets[0][1].shape[1]), np.float32)
     for start, target in targets:
         placed[start : start + len(target)] = target[: len(placed) - start]
-    return np.concatenate(pieces), placed
+    return np.concatenate(pieces), placed, [(start, piece) for (start, _), piece in zip(targets, pieces)]
 
 
 def deviation(args) -> dict:
@@ -73,14 +77,21 @@ def deviation(args) -> dict:
     from voiceemo_jax.windowed import WindowConfig, WindowEngine, predict_windowed
 
     predictor = Predictor.from_checkpoint(args.checkpoint, window=None)
-    audio, targets = _long_clip(args.corpus, args.seconds, args.emotion)
-    full = predictor.predict(audio)
+    audio, targets, pieces = _long_clip(args.corpus, args.seconds, args.emotion)
+    controls = {"level": args.level, "person": args.person}
+    full = predictor.predict(audio, **controls)
+    # The model's own error floor: every sentence predicted alone, as it was trained.
+    alone = np.zeros_like(full.outputs)
+    for start, piece in pieces:
+        outputs = predictor.predict(piece, **controls).outputs
+        alone[start : start + len(outputs)] = outputs[: len(alone) - start]
+    alone_mae = float(np.abs(alone - targets).mean())
     spread = float(full.outputs.std(axis=0).mean())
     mouth = np.array(GROUPS["jaw_mouth"])
     rows = []
     for name, (window, context, hop) in GEOMETRIES.items():
         engine = WindowEngine(predictor.model, WindowConfig(window, context, hop))
-        outputs, logits = predict_windowed(engine, audio, level=1, person=0)
+        outputs, logits = predict_windowed(engine, audio, **controls)
         diff = np.abs(outputs - full.outputs)
         rows.append({"geometry": name, "max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
                      "mouth_max_abs": float(diff[:, mouth].max()), "mouth_mean_abs": float(diff[:, mouth].mean()),
@@ -88,8 +99,8 @@ def deviation(args) -> dict:
                      "logit_max_abs": float(np.abs(logits - full.emotion_logits).max()),
                      "mae_vs_targets": float(np.abs(outputs - targets).mean())})  # fmt: skip
     full_mae = float(np.abs(full.outputs - targets).mean())
-    print(f"{len(audio) / 16000:.1f} s clip; output spread (mean per-channel std) {spread:.4f}; "
-          f"full-sequence MAE against the clips' targets {full_mae:.4f}")  # fmt: skip
+    print(f"{len(audio) / 16000:.1f} s clip; output spread (mean per-channel std) {spread:.4f}; MAE against "
+          f"the clips' targets: full sequence {full_mae:.4f}, each sentence alone {alone_mae:.4f}")  # fmt: skip
     print("| geometry | max abs | mean abs | mouth max abs | mouth mean abs | same emotion | MAE vs targets |")
     print("|---|---:|---:|---:|---:|---|---:|")
     for r in rows:
@@ -97,7 +108,8 @@ def deviation(args) -> dict:
               f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} | {r['mae_vs_targets']:.4f} |")  # fmt: skip
     seconds = len(audio) / 16000
     return {"checkpoint": shown_path(args.checkpoint), "seconds": seconds, "emotion": args.emotion,
-            "output_spread": spread, "full_mae_vs_targets": full_mae, "rows": rows}  # fmt: skip
+            **controls, "output_spread": spread, "full_mae_vs_targets": full_mae,
+            "sentences_alone_mae_vs_targets": alone_mae, "rows": rows}  # fmt: skip
 
 
 MEMORY_CHILD = """
@@ -176,6 +188,8 @@ def main(argv=None) -> int:
     dev.add_argument("--checkpoint", type=Path, default=DEMO_MODEL)
     dev.add_argument("--seconds", type=float, default=60.0)
     dev.add_argument("--emotion", help="one voice's clips of this emotion instead of mixed test clips")
+    dev.add_argument("--level", type=int, default=0, help="model level for every run (0 = the corpus's level 1)")
+    dev.add_argument("--person", type=int, default=0, help="person for every run (0 = the first voice's)")
     mem = sub.add_parser("memory")
     mem.add_argument("--size", default="release", choices=("tiny", "demo", "release"))
     mem.add_argument("--minutes", type=float, default=10.0)

@@ -15,7 +15,7 @@ arrived, so a frame waits at most hop + lookahead seconds (`latency_seconds`). T
 defaults (`STREAM_WINDOW`: 4 s windows, 0.3 s hop, 0.6 s lookahead, 3.1 s left context)
 give 0.9 s.
 
-Memory is bounded: the audio kept is at most one window, and the decoder's key/value
+Memory is bounded: the audio kept is at most one window and a chunk, and the decoder's key/value
 cache grows by 2 * d_model floats per frame (see `causal_decoder.py`).
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.errors import UserError
-from voiceemo_jax.windowed import WindowConfig, WindowEngine, plan_windows, window_for
+from voiceemo_jax.windowed import SAMPLES_PER_STEP, WindowConfig, WindowEngine, plan_windows, window_for
 
 STREAM_WINDOW = WindowConfig(window_seconds=4.0, context_seconds=0.6, hop_seconds=0.3)
 
@@ -111,8 +111,11 @@ class Streamer:
         while window_for(self._next_window + len(ready), self.window).end_sample <= self._received:
             ready.append(window_for(self._next_window + len(ready), self.window))
         outputs = self._run_windows(ready) if ready else self._empty()
-        # Keep only the audio the next window reaches back to.
-        keep_from = window_for(self._next_window, self.window).start_sample
+        # Keep only the audio a later window can reach back to: the next window's start, or,
+        # should the stream end before that window's end, a whole window before the end.
+        end_step = self._received // SAMPLES_PER_STEP * SAMPLES_PER_STEP
+        keep_from = max(0, min(window_for(self._next_window, self.window).start_sample,
+                               end_step - self.window.window_samples))  # fmt: skip
         if keep_from > self._buffer_start:
             self._buffer = self._buffer[keep_from - self._buffer_start :]
             self._buffer_start = keep_from

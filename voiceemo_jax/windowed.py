@@ -13,8 +13,9 @@ step of 320 samples, and its local frames are global frames shifted by a whole n
     window i:  |-- left context --|---- core i (hop) ----|-- lookahead --|
                ^ max(0, end - W)   ^ i * hop              ^ end = i * hop + hop + lookahead
 
-Windows end at `i * hop + hop + lookahead` (clipped to the clip's end) and reach back at
-most `window` frames (clipped at 0). A window depends only on audio up to its end, which
+Windows end at `i * hop + hop + lookahead` and reach back at most `window` frames (clipped
+at 0). A window the clip's end cuts short ends there and reaches back a whole window from
+it, so the last frames keep a full window of context. A window depends only on audio up to its end, which
 is what makes streaming (`streaming.Streamer`) produce exactly the windows a whole-file
 run produces: the same plan, evaluated as the audio arrives.
 
@@ -154,13 +155,20 @@ def window_end_sample(index: int, config: WindowConfig) -> int:
 
 
 def window_for(index: int, config: WindowConfig, num_samples: int | None = None) -> Window:
-    """Window `index`; `num_samples` (the clip's length, None while streaming) clips its end."""
+    """Window `index`; `num_samples` (the clip's length, None while streaming) clips its end.
+
+    A window whose end the clip cuts short reaches back a whole window from the clip's end
+    (rounded up to a 0.1 s step) instead: the clip's last core gets a full window of left
+    context, not just what is left of its lookahead.
+    """
     end_frame = (index + 1) * config.hop_frames + config.lookahead_frames
     start_frame = max(0, end_frame - config.window_frames)
     end_sample = frames_to_samples(end_frame)
     core_end = index * config.hop_frames + config.hop_frames
-    if num_samples is not None:
-        end_sample = min(end_sample, num_samples)
+    if num_samples is not None and num_samples < end_sample:
+        end_sample = num_samples
+        clip_end_frame = -(-num_samples // SAMPLES_PER_STEP) * FRAMES_PER_STEP
+        start_frame = max(0, min(start_frame, clip_end_frame - config.window_frames))
         core_end = min(core_end, sequence_ops.frames_for(num_samples))
     return Window(index, frames_to_samples(start_frame), end_sample, index * config.hop_frames, core_end)
 
@@ -182,7 +190,11 @@ def _encode_windows(graphdef, params, audio, num_samples, crop, hop_frames: int,
     model = nnx.merge(graphdef, params)
     num_frames = sequence_ops.frames_for_array(num_samples)
     max_frames = sequence_ops.frames_for(audio.shape[1])
-    take = jax.vmap(lambda x, start: jax.lax.dynamic_slice_in_dim(x, start, hop_frames, axis=0))
+    # Padded by a hop first: a clip's last window can start its core late in the window
+    # (see window_for), and dynamic_slice would otherwise clamp the start back.
+    take = jax.vmap(
+        lambda x, start: jax.lax.dynamic_slice_in_dim(jnp.pad(x, ((0, hop_frames), (0, 0))), start, hop_frames, axis=0)
+    )
     content = take(model.content_encoder(audio, num_samples, num_frames, max_frames), crop)
     if not with_emotion:
         return content, None

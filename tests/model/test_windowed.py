@@ -46,3 +46,18 @@ def test_a_clip_inside_one_window_equals_the_full_model():
     scale = max(1.0, float(np.abs(full.outputs).max()))
     assert np.abs(outputs - full.outputs).max() <= 1e-4 * scale
     assert np.abs(logits - full.emotion_logits).max() <= 1e-4
+
+
+def test_the_clips_last_window_reaches_back_a_whole_window():
+    """The last core, cut short by the clip's end, gets a whole window of left context: with a
+    window longer than the clip, every window spans the whole clip and equals the full model."""
+    model = random_model("tiny", seed=1)
+    audio = speech_like(16000 * 7, seed=4)  # 210 frames: a 207-frame hop leaves 3 for the last core
+    config = WindowConfig(window_seconds=7.1, context_seconds=0.1)
+    windows = plan_windows(len(audio), config)
+    assert [(w.start_sample, w.end_sample) for w in windows] == [(0, len(audio))] * 2
+    assert windows[-1].crop == config.hop_frames
+    full = Predictor(model, window=None).predict(audio, level=1, person=2)
+    outputs, _ = predict_windowed(WindowEngine(model, config), audio, level=1, person=2)
+    scale = max(1.0, float(np.abs(full.outputs).max()))
+    assert np.abs(outputs - full.outputs).max() <= 1e-4 * scale
