@@ -44,6 +44,27 @@ def fp32_step():
     return _one_step()
 
 
+def test_a_frozen_emotion_encoder_stays_bit_identical_while_the_rest_trains(fp32_step):
+    """Frozen parameters enter the loss through stop_gradient: no update, and the loss of the
+    first step is the same as without freezing."""
+    from configs.tiny import get_config
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.training import sharding, trainer
+
+    mesh = sharding.make_mesh(1, 1, devices=jax.devices()[:1])
+    fns = trainer.build_train_functions(get_config(), presets.model_config("tiny"), mesh, triplets=True,
+                                        has_emotions=True)  # fmt: skip
+    initial = jax.device_get(fns.init_state(0)["params"])
+    params, metrics = _one_step(freeze_emotion_encoder=True)
+    for part in initial:
+        same = all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(initial[part]), jax.tree.leaves(params[part])))
+        assert same == (part == "emotion_encoder"), part
+    trained, _ = fp32_step
+    pairs = zip(jax.tree.leaves(initial["emotion_encoder"]), jax.tree.leaves(trained["emotion_encoder"]))
+    assert not all(np.array_equal(a, b) for a, b in pairs)  # unfrozen, the same step moves it
+    assert np.isfinite(metrics["loss/total"])
+
+
 def test_remat_gives_the_same_step(fp32_step):
     params, metrics = fp32_step
     remat_params, remat_metrics = _one_step(remat=True)

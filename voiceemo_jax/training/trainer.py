@@ -78,16 +78,24 @@ def face_emotion_term(config, metadata, output_dim: int, mesh):
     return dataclasses.replace(term, state=jax.device_put(term.state, sharding.replicated(mesh)))
 
 
-def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emotion=None):
+def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emotion=None, frozen=()):
     """The pure train step: (state, batch, rng) -> (state, metrics).
 
     face_emotion: a `FrozenFaceEmotion` for the emotion-consistency loss, or None.
+    frozen: parameter-path prefixes the optimizer keeps fixed (`optimizer.frozen_prefixes`);
+    they enter the loss through stop_gradient, so no backward pass runs through a frozen
+    encoder (their gradients are zero, as the optimizer would make them anyway).
     """
     weights = _loss_weights(config)
     objective_fn = objective.triplet_objective if triplets else objective.single_objective
     accumulation = int(config.train.grad_accum_steps)
 
     def loss_fn(params, batch, key):
+        if frozen:
+            labels = optimizer.parameter_labels(params, frozen)
+            params = jax.tree.map(
+                lambda p, label: jax.lax.stop_gradient(p) if label == optimizer.FROZEN else p, params, labels
+            )
         model = nnx.merge(graphdef, nnx.State(params))
         return objective_fn(
             model, batch, weights, deterministic=False, rngs=nnx.Rngs(dropout=key), face_emotion=face_emotion
@@ -194,7 +202,7 @@ def build_train_functions(
     state_shardings = sharding.state_shardings(mesh, abstract_state)
     replicated, batch = sharding.replicated(mesh), sharding.batch_sharding(mesh)
     train_step = jax.jit(
-        make_train_step(graphdef, opt, schedule, config, triplets=triplets, face_emotion=face_emotion),
+        make_train_step(graphdef, opt, schedule, config, triplets=triplets, face_emotion=face_emotion, frozen=prefixes),
         in_shardings=(state_shardings, batch, replicated),
         out_shardings=(state_shardings, replicated),
         donate_argnums=(0,),

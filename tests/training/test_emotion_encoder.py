@@ -1,0 +1,63 @@
+"""The emotion-encoder pre-training stage (`voiceemo_jax.training.emotion_encoder`): random
+crops come from inside their clips, only the emotion encoder differs from a fresh model, the
+output is a normal model folder the main training can start from, and an existing folder is
+refused."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from voiceemo_jax import checkpoint_io
+from voiceemo_jax.training import emotion_encoder, initialization, model_setup
+
+
+@pytest.fixture(scope="module")
+def fixture_build(tmp_path_factory):
+    from data_pipelines.learnable_fixture import ensure_fixture_build
+
+    return ensure_fixture_build(tmp_path_factory.mktemp("encoder_fixture"))
+
+
+def _leaves(model):
+    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in
+            jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(nnx.state(model, nnx.Param)))}  # fmt: skip
+
+
+def test_random_crops_are_windows_of_their_clips():
+    clips = [np.arange(10, dtype=np.float32), np.arange(100, 130, dtype=np.float32)]
+    audio, lengths = emotion_encoder.random_crops(clips, np.random.default_rng(0), np.array([0, 1, 1]), 16)
+    assert audio.shape == (3, 16) and lengths.tolist() == [10, 16, 16]
+    np.testing.assert_array_equal(audio[0, :10], clips[0])
+    assert not audio[0, 10:].any()
+    for row in audio[1:]:
+        start = int(row[0]) - 100
+        np.testing.assert_array_equal(row, clips[1][start : start + 16])
+
+
+def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture_build, tmp_path, capsys):
+    from configs.tiny import get_config
+    from data_pipelines.records import load_metadata
+
+    out = tmp_path / "encoder"
+    argv = ["--config", "configs/tiny.py", "--data", str(fixture_build), "--out", str(out), "--steps", "30"]
+    assert emotion_encoder.main(argv + ["--seed", "3"]) == 0
+    assert "best validation accuracy" in capsys.readouterr().out
+    model, meta = checkpoint_io.load_model(out)
+    assert meta["source"]["kind"] == "voiceemo-emotion-encoder" and meta["source"]["best_step"] == 30
+    config = get_config()
+    fresh = initialization.new_model(
+        model_setup.build_model_config(config, load_metadata(fixture_build)), 3, **model_setup.model_kwargs(config)
+    )
+    old, new = _leaves(fresh), _leaves(model)
+    assert old.keys() == new.keys()
+    changed = {k for k in old if not np.array_equal(old[k], new[k])}
+    assert changed and all(k.startswith("['emotion_encoder']") for k in changed), changed
+    assert any("classifier" in k for k in changed) and any("feature_extractor" in k for k in changed)
+    # An existing folder is refused and left as it was.
+    before = sorted(p.name for p in out.rglob("*"))
+    assert emotion_encoder.main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in out.rglob("*")) == before
