@@ -5,25 +5,10 @@ refused."""
 
 from __future__ import annotations
 
-import jax
 import numpy as np
-import pytest
-from flax import nnx
 
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.training import emotion_encoder, initialization, model_setup
-
-
-@pytest.fixture(scope="module")
-def fixture_build(tmp_path_factory):
-    from data_pipelines.learnable_fixture import ensure_fixture_build
-
-    return ensure_fixture_build(tmp_path_factory.mktemp("encoder_fixture"))
-
-
-def _leaves(model):
-    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in
-            jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(nnx.state(model, nnx.Param)))}  # fmt: skip
 
 
 def test_random_crops_are_windows_of_their_clips():
@@ -37,7 +22,7 @@ def test_random_crops_are_windows_of_their_clips():
         np.testing.assert_array_equal(row, clips[1][start : start + 16])
 
 
-def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture_build, tmp_path, capsys):
+def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture_build, param_leaves, tmp_path, capsys):
     from configs.tiny import get_config
     from data_pipelines.records import load_metadata
 
@@ -51,7 +36,7 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     fresh = initialization.new_model(
         model_setup.build_model_config(config, load_metadata(fixture_build)), 3, **model_setup.model_kwargs(config)
     )
-    old, new = _leaves(fresh), _leaves(model)
+    old, new = param_leaves(fresh), param_leaves(model)
     assert old.keys() == new.keys()
     changed = {k for k in old if not np.array_equal(old[k], new[k])}
     assert changed and all(k.startswith("['emotion_encoder']") for k in changed), changed

@@ -3,29 +3,14 @@ head changes, validation accuracy never gets worse, and the new folder is a norm
 
 from __future__ import annotations
 
-import jax
 import numpy as np
-import pytest
-from flax import nnx
 
 from benchmarks.random_model import random_model
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.training import emotion_head
 
 
-@pytest.fixture(scope="module")
-def fixture_build(tmp_path_factory):
-    from data_pipelines.learnable_fixture import ensure_fixture_build
-
-    return ensure_fixture_build(tmp_path_factory.mktemp("head_fixture"))
-
-
-def _leaves(model):
-    return {jax.tree_util.keystr(k): np.asarray(v) for k, v in
-            jax.tree_util.tree_leaves_with_path(nnx.to_pure_dict(nnx.state(model, nnx.Param)))}  # fmt: skip
-
-
-def test_refit_changes_only_the_head_and_never_loses_validation_accuracy(fixture_build, tmp_path, capsys):
+def test_refit_changes_only_the_head_and_never_loses_validation_accuracy(fixture_build, param_leaves, tmp_path, capsys):
     model = random_model("tiny", seed=5)  # its labels are the release's; the fixture's are matched by name
     before = checkpoint_io.save_model(model, tmp_path / "before")
     out = tmp_path / "after"
@@ -33,7 +18,7 @@ def test_refit_changes_only_the_head_and_never_loses_validation_accuracy(fixture
                               "--steps", "200"]) == 0  # fmt: skip
     line = capsys.readouterr().out
     assert "emotion accuracy" in line and str(out) in line
-    old, new = _leaves(checkpoint_io.load_model(before)[0]), _leaves(checkpoint_io.load_model(out)[0])
+    old, new = param_leaves(checkpoint_io.load_model(before)[0]), param_leaves(checkpoint_io.load_model(out)[0])
     changed = {k for k in old if not np.array_equal(old[k], new[k])}
     assert changed and all("classifier" in k for k in changed), changed
     report = emotion_head.refit(before, fixture_build, tmp_path / "again", steps=100)
