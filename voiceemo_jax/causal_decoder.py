@@ -45,14 +45,6 @@ def periodic_alibi_bias_at(num_heads: int, query_positions, key_positions, perio
     return jnp.where((distance >= 0)[None], -slopes * steps[None], -jnp.inf)
 
 
-def _project(attention, x, part: int):
-    """One of the packed q/k/v projections of a TorchMultiheadAttention. x: [Q, D] -> [Q, D]."""
-    d_model = x.shape[-1]
-    columns = slice(part * d_model, (part + 1) * d_model)
-    kernel, bias = attention.in_proj.kernel[...], attention.in_proj.bias[...]
-    return x @ kernel[:, columns].astype(x.dtype) + bias[columns].astype(x.dtype)
-
-
 @functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2, 3))
 def _decode_block(graphdef, params, key_cache, value_cache, start, content, emotion, level, person):
     """One block of Q frames starting at frame `start`.
@@ -85,9 +77,9 @@ def _decode_block(graphdef, params, key_cache, value_cache, start, content, emot
 
     # Causal self-attention over everything decoded so far plus this block.
     attention = layer.self_attn
-    q = (_project(attention, tgt, 0) * head_dim**-0.5).reshape(frames, heads, head_dim)
-    k = _project(attention, tgt, 1).reshape(frames, heads, head_dim)
-    v = _project(attention, tgt, 2).reshape(frames, heads, head_dim)
+    q = (attention.project(tgt, 0) * head_dim**-0.5).reshape(frames, heads, head_dim)
+    k = attention.project(tgt, 1).reshape(frames, heads, head_dim)
+    v = attention.project(tgt, 2).reshape(frames, heads, head_dim)
     key_cache = jax.lax.dynamic_update_slice(key_cache, k, (start, 0, 0))
     value_cache = jax.lax.dynamic_update_slice(value_cache, v, (start, 0, 0))
     positions = start + jnp.arange(frames)
@@ -97,10 +89,8 @@ def _decode_block(graphdef, params, key_cache, value_cache, start, content, emot
     attended = jnp.einsum("hqk,khd->qhd", weights, value_cache).reshape(frames, c.d_model)
     x = layer.norm1(tgt + attention.out_proj(attended))
 
-    # The alignment mask leaves one key per query: softmax weight exactly 1 on memory
-    # frame i, so cross-attention is out_proj(value projection of memory frame i).
-    cross = layer.multihead_attn
-    x = layer.norm2(x + cross.out_proj(_project(cross, emo_memory, 2)))
+    # The alignment mask leaves one key per query: cross-attention is its exact shortcut.
+    x = layer.norm2(x + layer.multihead_attn.aligned(emo_memory))
     x = layer.norm3(x + layer.linear2(jax.nn.relu(layer.linear1(x))))
     return synth.bs_map_r(x), key_cache, value_cache
 

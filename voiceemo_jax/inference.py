@@ -88,6 +88,9 @@ class Predictor:
         """window: clips longer than window.window_seconds run windowed; None: never."""
         self.model = model
         self.config = model.config
+        # Host (numpy) leaves would be copied to the device on every call (2.4 GB at release
+        # size); moved once here, for this predictor's window engine and decoder too.
+        nnx.update(model, jax.device_put(nnx.state(model)))
         self.graphdef, self.params = nnx.split(model)
         self.bucket_samples = max(1, int(round(bucket_seconds * self.config.sample_rate_hz)))
         self.window = window

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 from voiceemo_jax.errors import UserError
@@ -172,7 +173,8 @@ def assign_strict(
     if problems:
         raise UserError(f"{what} does not match the model: " + " | ".join(problems))
     for path, value in filled.items():
-        _set(target, path, np.asarray(value, np.float32))
+        # On the device once: numpy leaves would be copied to the device on every jitted call.
+        _set(target, path, jnp.asarray(np.asarray(value, np.float32)))
 
 
 def load_into(module, source: Mapping[str, np.ndarray], prefix_map, *, what: str):

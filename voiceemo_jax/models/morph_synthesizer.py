@@ -63,16 +63,19 @@ class TorchMultiheadAttention(nnx.Module):
         self.out_proj = nnx.Linear(d_model, d_model, dtype=dtype, rngs=rngs)
         self.dropout = nnx.Dropout(dropout)
 
+    def project(self, x, part: int):
+        """One of the packed projections (0 q, 1 k, 2 v). x: [B, T, D] -> [B, T, D]."""
+        d_model = x.shape[-1]
+        columns = slice(part * d_model, (part + 1) * d_model)
+        kernel, in_bias = self.in_proj.kernel[...], self.in_proj.bias[...]
+        return x @ kernel[:, columns].astype(x.dtype) + in_bias[columns].astype(x.dtype)
+
     def __call__(self, query, memory, bias, *, deterministic=True, rngs=None):
         """query: [B, Tq, D], memory: [B, Tk, D], bias: additive, broadcastable to [B, heads, Tq, Tk]."""
-        d_model = query.shape[-1]
-        head_dim = d_model // self.num_heads
-        kernel, in_bias = self.in_proj.kernel[...], self.in_proj.bias[...]
+        head_dim = query.shape[-1] // self.num_heads
 
         def project(x, part):
-            columns = slice(part * d_model, (part + 1) * d_model)
-            y = x @ kernel[:, columns].astype(x.dtype) + in_bias[columns].astype(x.dtype)
-            return y.reshape(*x.shape[:2], self.num_heads, head_dim)
+            return self.project(x, part).reshape(*x.shape[:2], self.num_heads, head_dim)
 
         q = project(query, 0) * head_dim**-0.5
         k, v = project(memory, 1), project(memory, 2)
@@ -81,6 +84,12 @@ class TorchMultiheadAttention(nnx.Module):
         weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
         out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(query.shape)
         return self.out_proj(out)
+
+    def aligned(self, memory):
+        """Attention under the one-to-one alignment mask, without dropout: each query's only
+        visible key gets softmax weight exactly 1, so the result is out_proj(v(memory)),
+        bit for bit what the masked softmax gives, at none of its [Tq, Tk] cost."""
+        return self.out_proj(self.project(memory, 2))
 
 
 class DecoderLayer(nnx.Module):
@@ -98,9 +107,13 @@ class DecoderLayer(nnx.Module):
         self.dropout = nnx.Dropout(config.dropout)
 
     def __call__(self, tgt, memory, self_bias, cross_bias, *, deterministic=True, rngs=None):
+        """cross_bias: the alignment mask as an additive bias, or None for its exact shortcut."""
         kw = dict(deterministic=deterministic, rngs=rngs)
         x = self.norm1(tgt + self.dropout(self.self_attn(tgt, tgt, self_bias, **kw), **kw))
-        x = self.norm2(x + self.dropout(self.multihead_attn(x, memory, cross_bias, **kw), **kw))
+        if cross_bias is None:  # the alignment mask, at inference (see `aligned`)
+            x = self.norm2(x + self.multihead_attn.aligned(memory))
+        else:
+            x = self.norm2(x + self.dropout(self.multihead_attn(x, memory, cross_bias, **kw), **kw))
         hidden = self.dropout(jax.nn.relu(self.linear1(x)), **kw)
         return self.norm3(x + self.dropout(self.linear2(hidden), **kw))
 
@@ -138,7 +151,9 @@ class MorphSynthesizer(nnx.Module):
         tgt = jnp.concatenate([self.audio_feature_map_cont(content), emo_tgt, level_vec, person_vec], axis=-1)
 
         self_bias = sequence_ops.periodic_alibi_bias(c.num_heads, frames, c.period)[None]
-        cross_bias = jnp.where(sequence_ops.alignment_mask(frames, frames), 0.0, -jnp.inf)[None, None]
+        cross_bias = None  # inference: the alignment mask's exact shortcut (DecoderLayer)
+        if not deterministic:  # training keeps the masked softmax: dropout acts on its weights
+            cross_bias = jnp.where(sequence_ops.alignment_mask(frames, frames), 0.0, -jnp.inf)[None, None]
         decoded = self.transformer_decoder(
             tgt, emo_memory, self_bias, cross_bias, deterministic=deterministic, rngs=rngs
         )

@@ -1,0 +1,88 @@
+"""The inference fast paths equal the plain computation they replace.
+
+- `blocked_attention` (wav2vec2 attention on CPU in cache-sized pieces) against the plain
+  masked softmax, through each of its three splittings, with padded keys.
+- The decoder's cross-attention shortcut against the masked softmax over the alignment mask.
+- A Predictor holds its parameters on the device even when the model was built from a
+  host (numpy) state dict, as the converter and the benchmark build them.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from voiceemo_jax.models import sequence_ops
+from voiceemo_jax.models.attention import blocked_attention
+from voiceemo_jax.models.morph_synthesizer import DecoderLayer, MorphSynthesizerConfig
+
+
+def plain_attention(q, k, v, key_mask):
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k)
+    logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(jnp.float32).min)
+    return jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
+
+
+@pytest.mark.parametrize(
+    "block_bytes, how",
+    [
+        (1 << 30, "whole batch at once"),
+        (4 * 2 * 37 * 37 * 4, "two items per piece (lax.map over the batch)"),
+        (4 * 37 * 4 * 5, "5-row query blocks of one item (last block padded)"),
+        (1, "one query row per block"),
+    ],
+)
+def test_blocked_attention_equals_plain_softmax_attention(block_bytes, how):
+    rng = np.random.default_rng(0)
+    batch, length, heads, dim = 3, 37, 4, 8
+    q, k, v = (jnp.asarray(rng.standard_normal((batch, length, heads, dim), np.float32)) for _ in range(3))
+    key_mask = sequence_ops.length_mask(jnp.array([37, 20, 1]), length)  # padded keys, one single-key item
+    got = jax.jit(lambda *a: blocked_attention(*a, block_bytes=block_bytes))(q, k, v, key_mask)
+    want = plain_attention(q, k, v, key_mask)
+    assert got.shape == (batch, length, heads, dim)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6, err_msg=how)
+    # The single-key item: every query returns exactly that key's value.
+    only_value = np.broadcast_to(np.asarray(v[2, :1]), (length, heads, dim))
+    np.testing.assert_allclose(np.asarray(got[2]), only_value, atol=1e-6)
+
+
+def test_blocked_attention_keeps_bfloat16_inputs_in_bfloat16():
+    rng = np.random.default_rng(1)
+    q, k, v = (jnp.asarray(rng.standard_normal((2, 9, 2, 4), np.float32)) for _ in range(3))
+    mask = jnp.ones((2, 9), bool)
+    got = blocked_attention(q.astype(jnp.bfloat16), k.astype(jnp.bfloat16), v.astype(jnp.bfloat16), mask)
+    assert got.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(plain_attention(q, k, v, mask)), atol=0.05)
+
+
+def test_decoder_cross_attention_shortcut_equals_the_alignment_masked_softmax():
+    config = MorphSynthesizerConfig(content_dim=16, emotion_dim=40, emotion_tgt_dim=8, level_dim=8, person_dim=8,
+                                    num_heads=4, feedforward_dim=24)  # fmt: skip
+    layer = DecoderLayer(config, rngs=nnx.Rngs(0))
+    rng = np.random.default_rng(2)
+    tgt, memory = (jnp.asarray(rng.standard_normal((2, 13, 40), np.float32)) for _ in range(2))
+    self_bias = sequence_ops.periodic_alibi_bias(4, 13, config.period)[None]
+    cross_bias = jnp.where(sequence_ops.alignment_mask(13, 13), 0.0, -jnp.inf)[None, None]
+    masked = layer(tgt, memory, self_bias, cross_bias)
+    shortcut = layer(tgt, memory, self_bias, None)
+    np.testing.assert_allclose(np.asarray(shortcut), np.asarray(masked), atol=1e-6)
+    # The shortcut really reads memory frame t at query t: permuting memory changes it.
+    permuted = layer(tgt, memory[:, ::-1], self_bias, None)
+    assert np.abs(np.asarray(permuted) - np.asarray(shortcut)).max() > 1e-3
+
+
+def test_predictor_moves_host_parameters_to_the_device_once():
+    from voiceemo_jax.conversion.emotalk import build_with_weights, release_module_path
+    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.torch_reference import build_reference
+
+    config = presets.model_config("tiny")
+    state = {k: v.detach().numpy() for k, v in build_reference(config).state_dict().items()}
+    model = build_with_weights(config, state, release_module_path, what="tiny reference")
+    leaves = jax.tree.leaves(nnx.state(model, nnx.Param))
+    assert leaves and all(isinstance(x, jax.Array) for x in leaves)  # the converter's own output
+    nnx.update(model, jax.tree.map(np.asarray, nnx.state(model)))  # as a user's host-built model
+    predictor = Predictor(model)
+    assert all(isinstance(x, jax.Array) for x in jax.tree.leaves(predictor.params))
