@@ -12,10 +12,13 @@ JAX and B consecutive reference calls in PyTorch (the release has no batch path)
 
 Per configuration: one warm-up call each (the JAX one includes compilation, reported
 separately as `compile_seconds`), then `repeats` interleaved timed calls (JAX, PyTorch, JAX, ...),
-reporting medians. Peak memory is the largest rise in the process's resident memory during
-a timed call (sampled every 2 ms). FLOPs come from XLA's cost analysis of the compiled JAX
-program; FLOP/s of both sides use that count, and are compared with this machine's matmul
-throughput measured at the start of the run (a 2048^3 fp32 matmul in JAX and in PyTorch).
+reporting medians. Peak memory is measured apart, one fresh process per side and
+configuration (`benchmarks/process_probe.py`): the resident-memory rise of one call over the
+loaded, compiled model (`*_peak_mib`), and the process's whole peak (`*_peak_total_mib`,
+weights included). FLOPs come from XLA's cost analysis of the JAX program, lowered with
+whole (unblocked) attention because XLA counts a loop body once; FLOP/s of both sides use
+that count, and are compared with this machine's matmul throughput measured at the start
+of the run (a 2048^3 fp32 matmul in JAX and in PyTorch).
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import json
 import os
 import platform
 import statistics
-import threading
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks import process_probe
 
 SAMPLE_RATE_HZ = 16000
 
@@ -47,40 +52,15 @@ class Row:
     ratio: float  # torch_seconds / jax_seconds: > 1 means JAX is faster
     jax_rtf: float  # real-time factor: seconds of audio processed per wall second
     torch_rtf: float
-    jax_peak_mib: float
-    torch_peak_mib: float
+    jax_peak_mib: float | None  # working memory of one call (fresh process; None: not measured)
+    torch_peak_mib: float | None
+    jax_peak_total_mib: float | None  # the process's peak resident memory, weights included
+    torch_peak_total_mib: float | None
     gflop: float  # per batch, from XLA's cost analysis
     jax_gflops: float
     torch_gflops: float
     jax_fraction_of_matmul: float  # achieved FLOP/s over the measured matmul FLOP/s
     max_abs_difference: float  # JAX vs PyTorch outputs, first clip
-
-
-class _PeakRss:
-    """Largest resident-memory rise above the level at entry, sampled on a thread."""
-
-    def __init__(self, interval_s: float = 0.002):
-        import psutil
-
-        self._process, self._interval = psutil.Process(), interval_s
-        self.peak_bytes = 0
-
-    def __enter__(self):
-        self._base = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss - self._base)
-            time.sleep(self._interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss - self._base)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
@@ -136,15 +116,24 @@ def speech_like(num_samples: int, seed: int = 0) -> np.ndarray:
 
 
 def _program_gflop(predictor, clips) -> float:
-    """FLOPs of the compiled JAX forward for this batch shape (XLA cost analysis)."""
+    """FLOPs of the JAX forward for this batch shape (XLA cost analysis), traced with whole
+    attention: the blocked form's loops would be counted once, not once per block."""
+    import jax
     import jax.numpy as jnp
 
     from voiceemo_jax.inference import _forward, pad_batch
+    from voiceemo_jax.models.attention import whole_attention
 
     audio, lengths = pad_batch(clips, predictor.bucket_samples)
     ones = jnp.ones(len(clips), jnp.int32)
     args = (jnp.asarray(audio), jnp.asarray(lengths), ones, ones, jnp.asarray(audio), jnp.asarray(lengths))
-    return xla_flops(_forward.lower(predictor.graphdef, predictor.params, *args).compile()) / 1e9
+
+    def forward(*a):  # a new function object: JAX's trace caches would hand back the blocked trace
+        return _forward.__wrapped__(*a)
+
+    with whole_attention():
+        lowered = jax.jit(forward, static_argnums=(0,)).lower(predictor.graphdef, predictor.params, *args)
+    return xla_flops(lowered.compile()) / 1e9
 
 
 def xla_flops(compiled) -> float:
@@ -154,7 +143,9 @@ def xla_flops(compiled) -> float:
     return float((cost or {}).get("flops", 0.0))
 
 
-def bench_one(predictor, reference, size: str, seconds: float, batch: int, repeats: int, matmul: dict) -> Row:
+def bench_one(
+    predictor, reference, size: str, seconds: float, batch: int, repeats: int, matmul: dict, memory: bool = True
+) -> Row:
     from voiceemo_jax.models import sequence_ops
 
     num_samples = int(round(seconds * SAMPLE_RATE_HZ))
@@ -171,22 +162,25 @@ def bench_one(predictor, reference, size: str, seconds: float, batch: int, repea
     ours = run_jax()
     theirs = run_torch()
     difference = float(np.abs(ours[0].outputs - theirs[0][0]).max())
-    jax_times, torch_times, jax_peak, torch_peak = [], [], 0, 0
+    jax_times, torch_times = [], []
     for _ in range(repeats):
-        with _PeakRss() as memory:
-            jax_times.append(_timed(run_jax))
-        jax_peak = max(jax_peak, memory.peak_bytes)
-        with _PeakRss() as memory:
-            torch_times.append(_timed(run_torch))
-        torch_peak = max(torch_peak, memory.peak_bytes)
+        jax_times.append(_timed(run_jax))
+        torch_times.append(_timed(run_torch))
     jax_s, torch_s = statistics.median(jax_times), statistics.median(torch_times)
     gflop = _program_gflop(predictor, clips)
+    peaks = {"jax": {}, "torch": {}}
+    if memory:  # fresh processes, one at a time: nothing else runs beside the timed calls above
+        for side in peaks:
+            peaks[side] = process_probe.probe(side, size, seconds, batch, repeats=0)
+            if "error" in peaks[side]:  # the timings stand; the memory cell stays empty
+                print(f"memory probe ({side}, {seconds:g} s x {batch}): {peaks[side]['error']}", file=sys.stderr)
     audio_seconds = seconds * batch
     return Row(
         size=size, seconds=seconds, batch=batch, frames=sequence_ops.frames_for(num_samples),
         compile_seconds=compile_seconds - jax_s, jax_seconds=jax_s, torch_seconds=torch_s, ratio=torch_s / jax_s,
         jax_rtf=audio_seconds / jax_s, torch_rtf=audio_seconds / torch_s,
-        jax_peak_mib=jax_peak / 2**20, torch_peak_mib=torch_peak / 2**20,
+        jax_peak_mib=peaks["jax"].get("peak_rise_mib"), torch_peak_mib=peaks["torch"].get("peak_rise_mib"),
+        jax_peak_total_mib=peaks["jax"].get("peak_mib"), torch_peak_total_mib=peaks["torch"].get("peak_mib"),
         gflop=gflop, jax_gflops=gflop / jax_s, torch_gflops=gflop / torch_s,
         jax_fraction_of_matmul=(gflop / jax_s) / matmul["jax"] if matmul["jax"] else 0.0,
         max_abs_difference=difference,
@@ -209,28 +203,33 @@ def machine_info(threads: int) -> dict:
     }
 
 
+def _memory(call_mib: float | None, total_mib: float | None) -> str:
+    return "-" if call_mib is None else f"{call_mib:.0f} / {total_mib:.0f}"
+
+
 def format_table(rows: list[Row], matmul: dict) -> str:
     header = (
-        "| size | audio s | batch | frames | JAX s | PyTorch s | PyTorch/JAX | JAX RTF | PyTorch RTF | "
-        "compile s | JAX peak MiB | PyTorch peak MiB | GFLOP | JAX GFLOP/s | PyTorch GFLOP/s | max |diff| |"
+        "| size | audio s | batch | frames | JAX s | PyTorch s | PyTorch/JAX | JAX RTF | PyTorch RTF | compile s | "
+        "JAX MiB call / process | PyTorch MiB call / process | GFLOP | JAX GFLOP/s | PyTorch GFLOP/s | max |diff| |"
     )
     lines = [header, "|" + " --- |" * 16]
     for r in rows:
         lines.append(
             f"| {r.size} | {r.seconds:g} | {r.batch} | {r.frames} | {r.jax_seconds:.3f} | {r.torch_seconds:.3f} | "
-            f"{r.ratio:.2f}x | {r.jax_rtf:.1f} | {r.torch_rtf:.1f} | {r.compile_seconds:.1f} | {r.jax_peak_mib:.0f} | "
-            f"{r.torch_peak_mib:.0f} | {r.gflop:.1f} | {r.jax_gflops:.1f} | {r.torch_gflops:.1f} | "
-            f"{r.max_abs_difference:.1e} |"
+            f"{r.ratio:.2f}x | {r.jax_rtf:.1f} | {r.torch_rtf:.1f} | {r.compile_seconds:.1f} | "
+            f"{_memory(r.jax_peak_mib, r.jax_peak_total_mib)} | {_memory(r.torch_peak_mib, r.torch_peak_total_mib)} | "
+            f"{r.gflop:.1f} | {r.jax_gflops:.1f} | {r.torch_gflops:.1f} | {r.max_abs_difference:.1e} |"
         )
     lines.append(
         f"\nmatmul 2048^3 fp32 on this machine: JAX {matmul['jax']:.1f} GFLOP/s, PyTorch {matmul['torch']:.1f} GFLOP/s"
+        "\nmemory: the rise of one call over the loaded model / the process's peak, each side in a fresh process"
     )
     return "\n".join(lines)
 
 
 def run(
     size: str = "release", seconds: list[float] = (10.0,), batch_sizes: list[int] = (1, 8), repeats: int = 3,
-    json_path: str | None = None, progress: bool = True,
+    json_path: str | None = None, progress: bool = True, memory: bool = True,
 ) -> dict:  # fmt: skip
     import torch
     from tqdm import tqdm
@@ -244,7 +243,7 @@ def run(
     rows = []
     configs = [(s, b) for s in seconds for b in batch_sizes]
     for s, b in tqdm(configs, desc=f"bench inference ({size})", unit="config", disable=not progress):
-        rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, matmul))
+        rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, matmul, memory))
     result = {
         "benchmark": "inference",
         "machine": machine_info(threads),
@@ -271,6 +270,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side and configuration (default 3)")
     parser.add_argument("--json", metavar="OUT", help="write the results as JSON here")
+    parser.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the peak-memory measurement (one fresh process per side and configuration)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -285,7 +289,15 @@ def validate(args) -> None:
 
 def main_from_args(args) -> int:
     validate(args)
-    run(args.size, args.seconds, args.batch_sizes, args.repeats, args.json, progress=not args.no_progress)
+    run(
+        args.size,
+        args.seconds,
+        args.batch_sizes,
+        args.repeats,
+        args.json,
+        progress=not args.no_progress,
+        memory=not args.no_memory,
+    )
     return 0
 
 

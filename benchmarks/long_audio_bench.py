@@ -14,7 +14,8 @@ run uses the same controls (--level, --person; default 0 and 0: the corpus's lev
 its first voice). Default model: the shipped demo model.
 memory: peak resident memory (VmHWM) of a fresh process that builds a random model of
 `--size` and predicts `--minutes` of speech-like audio with the default window, against
-the same process's memory before predicting.
+the same process's memory before predicting (`benchmarks/process_probe.py`, side
+jax-windowed, after a 21 s warm-up clip).
 stream: `Streamer` fed 200 ms chunks of speech-like audio: real-time factor (audio
 seconds per model second) and the latency of each frame (algorithmic: how much later
 audio it waited for; measured: plus the compute of the chunk that released it).
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -112,40 +112,14 @@ def deviation(args) -> dict:
             "sentences_alone_mae_vs_targets": alone_mae, "rows": rows}  # fmt: skip
 
 
-MEMORY_CHILD = """
-import json, sys, time
-import numpy as np
-def hwm():
-    for line in open("/proc/self/status"):
-        if line.startswith(("VmHWM", "VmRSS")):
-            yield line.split(":")[0], int(line.split()[1]) * 1024
-from benchmarks.inference_bench import speech_like
-from benchmarks.random_model import random_model
-from voiceemo_jax.inference import Predictor
-size, minutes = sys.argv[1], float(sys.argv[2])
-predictor = Predictor(random_model(size, seed=0))
-audio = speech_like(int(minutes * 60 * 16000), seed=0)
-before = dict(hwm())
-start = time.perf_counter()
-prediction = predictor.predict(audio)
-seconds = time.perf_counter() - start
-after = dict(hwm())
-print(json.dumps({"rss_before_predict": before["VmRSS"], "peak_before_predict": before["VmHWM"],
-                  "peak": after["VmHWM"], "frames": int(prediction.outputs.shape[0]),
-                  "windowed": prediction.windowed, "predict_seconds": seconds}))
-"""
-
-
 def memory(args) -> dict:
-    result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, args.size, str(args.minutes)], capture_output=True,
-                            text=True, check=False, cwd=Path(__file__).resolve().parents[1])  # fmt: skip
-    if result.returncode != 0:
-        raise SystemExit(f"memory child failed:\n{result.stderr[-3000:]}")
-    doc = json.loads(result.stdout.strip().splitlines()[-1])
-    gib = 1024**3
-    print(f"{args.size}, {args.minutes:g} min: peak RSS {doc['peak'] / gib:.2f} GiB (before predicting: RSS "
-          f"{doc['rss_before_predict'] / gib:.2f} GiB, peak {doc['peak_before_predict'] / gib:.2f} GiB); "
-          f"{doc['frames']} frames in {doc['predict_seconds']:.1f} s, windowed={doc['windowed']}")  # fmt: skip
+    from benchmarks.process_probe import probe
+
+    doc = probe("jax-windowed", args.size, args.minutes * 60, repeats=0)
+    if "error" in doc:
+        raise SystemExit(f"memory probe failed: {doc['error']}")
+    print(f"{args.size}, {args.minutes:g} min: peak RSS {doc['peak_mib'] / 1024:.2f} GiB (before predicting: "
+          f"{doc['loaded_mib'] / 1024:.2f} GiB); {doc['frames']} frames in {doc['run_seconds']:.1f} s")  # fmt: skip
     return {"size": args.size, "minutes": args.minutes, **doc}
 
 

@@ -33,18 +33,6 @@ from voiceemo_jax.models import sequence_ops
 MIN_CACHE_FRAMES = 2048
 
 
-def periodic_alibi_bias_at(num_heads: int, query_positions, key_positions, period: int) -> jax.Array:
-    """`sequence_ops.periodic_alibi_bias` at absolute positions (it depends on i - j only).
-
-    query_positions: [Q] int, key_positions: [K] int -> [num_heads, Q, K] float32,
-    -slope_h * floor((i - j) / period) for j <= i and -inf for j > i.
-    """
-    distance = query_positions[:, None] - key_positions[None, :]
-    steps = jnp.floor_divide(jnp.maximum(distance, 0), period).astype(jnp.float32)
-    slopes = jnp.asarray(sequence_ops.alibi_slopes(num_heads))[:, None, None]
-    return jnp.where((distance >= 0)[None], -slopes * steps[None], -jnp.inf)
-
-
 @functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2, 3))
 def _decode_block(graphdef, params, key_cache, value_cache, start, content, emotion, level, person):
     """One block of Q frames starting at frame `start`.
@@ -83,7 +71,7 @@ def _decode_block(graphdef, params, key_cache, value_cache, start, content, emot
     key_cache = jax.lax.dynamic_update_slice(key_cache, k, (start, 0, 0))
     value_cache = jax.lax.dynamic_update_slice(value_cache, v, (start, 0, 0))
     positions = start + jnp.arange(frames)
-    bias = periodic_alibi_bias_at(heads, positions, jnp.arange(key_cache.shape[0]), c.period)
+    bias = sequence_ops.periodic_alibi_bias_at(heads, positions, jnp.arange(key_cache.shape[0]), c.period)
     logits = jnp.einsum("qhd,khd->hqk", q, key_cache).astype(jnp.float32) + bias
     weights = jax.nn.softmax(logits, axis=-1).astype(tgt.dtype)
     attended = jnp.einsum("hqk,khd->qhd", weights, value_cache).reshape(frames, c.d_model)

@@ -23,6 +23,9 @@ def test_bench_inference_tiny_writes_table_and_json(tmp_path, capsys):
         assert row["jax_seconds"] > 0 and row["torch_seconds"] > 0 and row["gflop"] > 0
         assert row["jax_rtf"] == pytest.approx(row["seconds"] * row["batch"] / row["jax_seconds"])
         assert row["max_abs_difference"] < 1e-4  # identical weights on both sides
+        # Memory from one fresh process per side: the call's rise, and the whole process's peak.
+        for side in ("jax", "torch"):
+            assert 0 < row[f"{side}_peak_mib"] < row[f"{side}_peak_total_mib"]
     assert report["machine"]["threads"] >= 1 and report["matmul_gflops"]["jax"] > 0
 
 
@@ -31,3 +34,26 @@ def test_bench_inference_tiny_writes_table_and_json(tmp_path, capsys):
 def test_bench_inference_refuses_bad_flags(flags, message, capsys):
     assert main(["bench", "inference", "--size", "tiny", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_flop_count_does_not_depend_on_the_attention_blocking(monkeypatch, speech_like):
+    """XLA counts a loop body once: the count is taken on whole attention, so forcing the
+    blocked form into many small loops must not change it."""
+    from benchmarks.inference_bench import _program_gflop
+    from benchmarks.random_model import random_model
+    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.models import attention
+
+    predictor = Predictor(random_model("tiny"), window=None)
+    clips = [speech_like(32000, seed=0)]
+    whole = _program_gflop(predictor, clips)
+    monkeypatch.setattr(attention, "DEFAULT_BLOCK_BYTES", 64)  # one or two query rows per block
+    assert _program_gflop(predictor, clips) == pytest.approx(whole, rel=1e-9)
+    assert whole > 0.05  # two tiny encoders and the decoder over 2 s: tens of MFLOP at least
+
+
+def test_memory_probe_reports_an_error_instead_of_raising():
+    from benchmarks.process_probe import probe
+
+    result = probe("jax", "no-such-size", 1.0)
+    assert "error" in result and "no-such-size" in result["error"]

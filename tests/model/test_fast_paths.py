@@ -86,3 +86,39 @@ def test_predictor_moves_host_parameters_to_the_device_once():
     nnx.update(model, jax.tree.map(np.asarray, nnx.state(model)))  # as a user's host-built model
     predictor = Predictor(model)
     assert all(isinstance(x, jax.Array) for x in jax.tree.leaves(predictor.params))
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 30, 2 * 4 * 29 * 4, 1])
+def test_blocked_attention_with_a_position_bias_equals_the_whole_bias_table(block_bytes):
+    rng = np.random.default_rng(3)
+    q, k, v = (jnp.asarray(rng.standard_normal((2, 29, 4, 8), np.float32)) for _ in range(3))
+    keys = jnp.arange(29)
+    alibi = lambda rows: sequence_ops.periodic_alibi_bias_at(4, rows, keys, 5)  # noqa: E731
+    got = blocked_attention(q, k, v, position_bias=alibi, block_bytes=block_bytes)
+    logits = jnp.einsum("bqhd,bkhd->bhqk", q, k) + sequence_ops.periodic_alibi_bias(4, 29, 5)[None]
+    want = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(logits, axis=-1), v)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=2e-6)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 64])  # the default, and pieces of one or two rows
+def test_model_output_with_blocked_attention_equals_whole_attention(block_bytes, monkeypatch, speech_like):
+    from benchmarks.random_model import random_model
+    from voiceemo_jax.models import attention
+
+    model = random_model("tiny", seed=4)
+    clips = [speech_like(n, seed=i) for i, n in enumerate([24000, 9000])]
+    audio = np.zeros((2, 24000), np.float32)
+    for row, clip in zip(audio, clips):
+        row[: len(clip)] = clip
+    args = (jnp.asarray(audio), jnp.array([24000, 9000]), jnp.array([0, 1]), jnp.array([3, 5]))
+
+    def run():
+        return nnx.jit(lambda m, *a: m(*a)["outputs"])(model, *args)
+
+    if block_bytes:
+        monkeypatch.setattr(attention, "DEFAULT_BLOCK_BYTES", block_bytes)
+    blocked = run()
+    with attention.whole_attention():
+        whole = run()
+    assert np.abs(np.asarray(whole)).max() > 0.1
+    np.testing.assert_allclose(np.asarray(blocked), np.asarray(whole), atol=1e-5)

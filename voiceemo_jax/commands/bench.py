@@ -13,6 +13,14 @@ examples:
 Needs the PyTorch reference: pip install -e '.[convert]' (torch, transformers).
 """
 
+SCALING_EPILOG = """\
+examples:
+  voiceemo bench scaling --size tiny --seconds 2 30 --json out/scaling_tiny.json
+  voiceemo bench scaling --size release --json benchmarks/results/scaling_release_cpu.json
+
+Needs the PyTorch reference: pip install -e '.[convert]' (torch, transformers).
+"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -33,19 +41,31 @@ def register(subparsers) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from benchmarks.inference_bench import add_arguments
+    from benchmarks import inference_bench, scaling_bench
 
-    add_arguments(inference)
-    inference.set_defaults(handler=run)
+    inference_bench.add_arguments(inference)
+    inference.set_defaults(handler=lambda args: _with_torch(inference_bench.main_from_args, args))
+    scaling = kinds.add_parser(
+        "scaling",
+        help="time and memory against audio length (2 s ... 10 min): JAX whole, JAX windowed, PyTorch",
+        description=(
+            "Runs one clip per length and path, each in a fresh process: wall time, compile time, and the "
+            "peak resident memory of the run (weights included) with its rise over the loaded model. Paths: "
+            "JAX over the whole clip, JAX windowed (voiceemo predict's default beyond 20 s) and the PyTorch "
+            "reference, which stops at the release's 5000-frame limit (166.7 s)."
+        ),
+        epilog=SCALING_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scaling_bench.add_arguments(scaling)
+    scaling.set_defaults(handler=lambda args: _with_torch(scaling_bench.main_from_args, args))
 
 
-def run(args) -> int:
+def _with_torch(main_from_args, args) -> int:
     from voiceemo_jax.errors import UserError
 
     try:
         import torch  # noqa: F401
     except ImportError:
         raise UserError("the PyTorch reference needs torch: pip install -e '.[convert]'") from None
-    from benchmarks.inference_bench import main_from_args
-
     return main_from_args(args)

@@ -11,11 +11,16 @@ is exact (every query row sees all its keys; no online-softmax rescaling), so th
 equals the plain form up to float rounding, and the normalisation is applied to the
 [queries, head_dim] output instead of the [queries, keys] weights (one pass fewer).
 
-Only the inference path uses this (`deterministic=True`): training applies dropout to
-the normalised weights, which needs them whole, and keeps the plain form.
+Only inference on the CPU uses this (`use_blocked_attention`): training applies dropout
+to the normalised weights, which needs them whole, and GPU/TPU compilers fuse the plain
+form themselves. XLA's cost analysis counts a loop body once, so FLOP counts are taken on
+the plain form (`whole_attention`).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -25,32 +30,66 @@ import jax.numpy as jnp
 # the whole 207 MB at once; 64-row blocks (4 MiB) lose to loop overhead.
 DEFAULT_BLOCK_BYTES = 16 * 2**20
 
+_blocking_enabled = True
+
+
+def use_blocked_attention(deterministic: bool) -> bool:
+    """Whether a model attention traced now takes the blocked form: inference on the CPU."""
+    return deterministic and _blocking_enabled and jax.default_backend() == "cpu"
+
+
+@contextlib.contextmanager
+def whole_attention():
+    """Functions traced inside use the plain attention (for XLA FLOP counts; see above)."""
+    global _blocking_enabled
+    previous, _blocking_enabled = _blocking_enabled, False
+    try:
+        yield
+    finally:
+        _blocking_enabled = previous
+
 
 def blocked_attention(
-    q: jax.Array, k: jax.Array, v: jax.Array, key_mask: jax.Array, *, block_bytes: int = DEFAULT_BLOCK_BYTES
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    key_mask: jax.Array | None = None,
+    *,
+    position_bias: Callable[[jax.Array], jax.Array] | None = None,
+    block_bytes: int | None = None,
 ) -> jax.Array:
     """Softmax attention over the valid keys, in cache-sized pieces.
 
     q: [batch, queries, heads, head_dim], already scaled by head_dim**-0.5;
-    k, v: [batch, keys, heads, head_dim]; key_mask: [batch, keys] bool (True = valid).
+    k, v: [batch, keys, heads, head_dim]; key_mask: [batch, keys] bool (True = valid), or
+    None for all valid; position_bias: query positions [rows] int -> an additive
+    [heads, rows, keys] float32 bias (the decoder's periodic ALiBi), evaluated per block so
+    that the whole [heads, queries, keys] table never exists either; block_bytes: the
+    logits budget of one piece (DEFAULT_BLOCK_BYTES, read at trace time).
     -> [batch, queries, heads, head_dim] in v's dtype. Logits are float32.
     """
+    block_bytes = block_bytes or DEFAULT_BLOCK_BYTES
     batch, num_queries, heads, _ = q.shape
     num_keys = k.shape[1]
     row_bytes = heads * num_keys * 4  # float32 logits of one query row of one item
+    if key_mask is None:
+        key_mask = jnp.ones((batch, num_keys), bool)
     # Additive mask: finfo.min keeps a fully masked row finite (uniform weights, as
     # jnp.where(mask, logits, finfo.min) gives), and exp(min - max) is exactly 0 otherwise.
-    bias = jnp.where(key_mask, 0.0, jnp.finfo(jnp.float32).min)[:, None, None, :]  # [B, 1, 1, keys]
+    key_bias = jnp.where(key_mask, 0.0, jnp.finfo(jnp.float32).min)[:, None, None, :]  # [B, 1, 1, keys]
+    if position_bias is None:
+        position_bias = lambda positions: jnp.zeros((1, 1, 1), jnp.float32)  # noqa: E731
     q, k_t, v = q.transpose(0, 2, 1, 3), k.transpose(0, 2, 3, 1), v.transpose(0, 2, 1, 3)  # heads first
 
     if batch * num_queries * row_bytes <= block_bytes:
-        out = _attend(q, k_t, v, bias)
+        out = _attend(q, k_t, v, key_bias + position_bias(jnp.arange(num_queries)))
     elif num_queries * row_bytes <= block_bytes:
         items = max(1, block_bytes // (num_queries * row_bytes))
-        out = jax.lax.map(lambda a: _attend(*a), (q, k_t, v, bias), batch_size=items)
+        shared = position_bias(jnp.arange(num_queries))
+        out = jax.lax.map(lambda a: _attend(a[0], a[1], a[2], a[3] + shared), (q, k_t, v, key_bias), batch_size=items)
     else:
         rows = max(1, block_bytes // row_bytes)
-        out = jax.lax.map(lambda a: _attend_in_row_blocks(*a, rows), (q, k_t, v, bias))
+        out = jax.lax.map(lambda a: _attend_in_row_blocks(*a, position_bias, rows), (q, k_t, v, key_bias))
     return out.transpose(0, 2, 1, 3)
 
 
@@ -62,14 +101,20 @@ def _attend(q, k_t, v, bias):
     return (jnp.matmul(weights.astype(v.dtype), v) / total).astype(v.dtype)
 
 
-def _attend_in_row_blocks(q, k_t, v, bias, rows: int):
+def _attend_in_row_blocks(q, k_t, v, key_bias, position_bias, rows: int):
     """One item, its queries in equal blocks of at most `rows` (padded, then cut).
 
-    q: [heads, queries, d] -> [heads, queries, d]."""
+    q: [heads, queries, d]; key_bias: [1, 1, keys] -> [heads, queries, d]."""
     num_queries = q.shape[1]
     num_blocks = -(-num_queries // rows)
     block = -(-num_queries // num_blocks)  # equal blocks: at most num_blocks - 1 rows of padding
     q = jnp.pad(q, ((0, 0), (0, num_blocks * block - num_queries), (0, 0)))
     blocks = q.reshape(q.shape[0], num_blocks, block, q.shape[2]).transpose(1, 0, 2, 3)
-    out = jax.lax.map(lambda qb: _attend(qb, k_t, v, bias), blocks)  # [blocks, heads, block, d]
+    starts = jnp.arange(num_blocks) * block
+
+    def one_block(args):
+        q_block, start = args
+        return _attend(q_block, k_t, v, key_bias + position_bias(start + jnp.arange(block)))
+
+    out = jax.lax.map(one_block, (blocks, starts))  # [blocks, heads, block, d]
     return out.transpose(1, 0, 2, 3).reshape(q.shape[0], num_blocks * block, -1)[:, :num_queries]

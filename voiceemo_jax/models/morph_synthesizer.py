@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
+from voiceemo_jax.models.attention import blocked_attention, use_blocked_attention
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +72,8 @@ class TorchMultiheadAttention(nnx.Module):
         return x @ kernel[:, columns].astype(x.dtype) + in_bias[columns].astype(x.dtype)
 
     def __call__(self, query, memory, bias, *, deterministic=True, rngs=None):
-        """query: [B, Tq, D], memory: [B, Tk, D], bias: additive, broadcastable to [B, heads, Tq, Tk]."""
+        """query: [B, Tq, D], memory: [B, Tk, D], bias: additive, broadcastable to [B, heads, Tq, Tk],
+        or a function of query positions [rows] -> [heads, rows, Tk] (blocked attention, inference)."""
         head_dim = query.shape[-1] // self.num_heads
 
         def project(x, part):
@@ -79,6 +81,8 @@ class TorchMultiheadAttention(nnx.Module):
 
         q = project(query, 0) * head_dim**-0.5
         k, v = project(memory, 1), project(memory, 2)
+        if callable(bias):
+            return self.out_proj(blocked_attention(q, k, v, position_bias=bias).reshape(query.shape))
         logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) + bias
         weights = jax.nn.softmax(logits, axis=-1).astype(query.dtype)
         weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
@@ -150,7 +154,11 @@ class MorphSynthesizer(nnx.Module):
         person_vec = jnp.broadcast_to(self.obj_vector_person(person)[:, None], (batch, frames, c.person_dim))
         tgt = jnp.concatenate([self.audio_feature_map_cont(content), emo_tgt, level_vec, person_vec], axis=-1)
 
-        self_bias = sequence_ops.periodic_alibi_bias(c.num_heads, frames, c.period)[None]
+        if use_blocked_attention(deterministic):  # the bias per block of queries, never [heads, T, T]
+            keys = jnp.arange(frames)
+            self_bias = lambda rows: sequence_ops.periodic_alibi_bias_at(c.num_heads, rows, keys, c.period)  # noqa: E731
+        else:
+            self_bias = sequence_ops.periodic_alibi_bias(c.num_heads, frames, c.period)[None]
         cross_bias = None  # inference: the alignment mask's exact shortcut (DecoderLayer)
         if not deterministic:  # training keeps the masked softmax: dropout acts on its weights
             cross_bias = jnp.where(sequence_ops.alignment_mask(frames, frames), 0.0, -jnp.inf)[None, None]

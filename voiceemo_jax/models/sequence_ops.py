@@ -144,13 +144,20 @@ def periodic_alibi_bias(num_heads: int, length: int, period: int) -> jax.Array:
     -> [num_heads, length, length] float32. O(length^2) memory per call, no table,
     no length cap.
     """
-    query = jnp.arange(length)[:, None]
-    key = jnp.arange(length)[None, :]
-    distance = query - key
+    positions = jnp.arange(length)
+    return periodic_alibi_bias_at(num_heads, positions, positions, period)
+
+
+def periodic_alibi_bias_at(num_heads: int, query_positions, key_positions, period: int) -> jax.Array:
+    """`periodic_alibi_bias` at absolute positions (it depends on i - j only): a block of
+    queries, or queries against a key/value cache.
+
+    query_positions: [Q] int, key_positions: [K] int -> [num_heads, Q, K] float32.
+    """
+    distance = query_positions[:, None] - key_positions[None, :]
     steps = jnp.floor_divide(jnp.maximum(distance, 0), period).astype(jnp.float32)
     slopes = jnp.asarray(alibi_slopes(num_heads))[:, None, None]
-    bias = -slopes * steps[None]
-    return jnp.where((key <= query)[None], bias, -jnp.inf)
+    return jnp.where((distance >= 0)[None], -slopes * steps[None], -jnp.inf)
 
 
 def alignment_mask(query_length: int, memory_length: int) -> jax.Array:
