@@ -17,8 +17,9 @@ configuration (`benchmarks/process_probe.py`): the resident-memory rise of one c
 loaded, compiled model (`*_peak_mib`), and the process's whole peak (`*_peak_total_mib`,
 weights included). FLOPs come from XLA's cost analysis of the JAX program, lowered with
 whole (unblocked) attention because XLA counts a loop body once; FLOP/s of both sides use
-that count, and are compared with this machine's matmul throughput measured at the start
-of the run (a 2048^3 fp32 matmul in JAX and in PyTorch).
+that count, and are compared with this machine's matmul throughput measured in the same
+run (a 2048^3 fp32 matmul in JAX and in PyTorch, best of its start and its end: a shared
+machine's slow moment at the start would otherwise inflate the fractions).
 """
 
 from __future__ import annotations
@@ -244,6 +245,10 @@ def run(
     configs = [(s, b) for s in seconds for b in batch_sizes]
     for s, b in tqdm(configs, desc=f"bench inference ({size})", unit="config", disable=not progress):
         rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, matmul, memory))
+    at_end = matmul_gflops()
+    matmul = {side: max(matmul[side], at_end[side]) for side in matmul}
+    for row in rows:
+        row.jax_fraction_of_matmul = row.jax_gflops / matmul["jax"] if matmul["jax"] else 0.0
     result = {
         "benchmark": "inference",
         "machine": machine_info(threads),

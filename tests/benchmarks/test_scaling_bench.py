@@ -18,17 +18,15 @@ def test_paths_per_length_follow_the_window_and_the_release_limit():
 
 def test_bench_scaling_tiny_writes_table_and_json(tmp_path, capsys):
     out = tmp_path / "results" / "scaling.json"
-    assert main(["bench", "scaling", "--size", "tiny", "--seconds", "2", "25", "--json", str(out), "--no-progress"]) == 0
-    printed = capsys.readouterr().out
-    assert "| 2 | 60 |" in printed and "| 25 | 750 |" in printed
+    assert main(["bench", "scaling", "--size", "tiny", "--seconds", "25", "--json", str(out), "--no-progress"]) == 0
+    assert "| 25 | 750 |" in capsys.readouterr().out
     report = json.loads(out.read_text())
-    short, long = report["rows"]
-    assert set(short) == {"seconds", "jax", "torch"} and set(long) == {"seconds", "jax", "jax-windowed", "torch"}
-    for row in report["rows"]:
-        for side in set(row) - {"seconds"}:
-            cell = row[side]
-            assert cell["side"] == side and cell["frames"] == round(row["seconds"] * 30)
-            assert cell["run_seconds"] > 0 and cell["peak_mib"] > cell["loaded_mib"] > 100  # a whole process
+    (row,) = report["rows"]
+    assert set(row) == {"seconds", "jax", "jax-windowed", "torch"}
+    for side in ("jax", "jax-windowed", "torch"):
+        cell = row[side]
+        assert cell["side"] == side and cell["frames"] == 750
+        assert cell["run_seconds"] > 0 and cell["peak_mib"] > cell["loaded_mib"] > 100  # a whole process
     assert report["machine"]["cpu_count"] >= 1
 
 
