@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,28 @@ from release_files import make_release_files
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = ("layer", "group")
+
+
+# One XLA compilation cache for the session, unless the caller set one: the same programs
+# (the tiny train step, the tiny predictor) compile in many tests, in both pytest-xdist
+# workers and in the training subprocesses. Created by the first process (the workers and
+# subprocesses inherit the variable) and removed by it. Set before anything imports jax.
+_CREATED_CACHE = None
+if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    _CREATED_CACHE = os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="voiceemo-xla-cache-")
+    if "jax" in sys.modules:  # imported already (by a plugin): its config read the environment then
+        sys.modules["jax"].config.update("jax_compilation_cache_dir", _CREATED_CACHE)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files marked `heavy` first: pytest-xdist (--dist loadfile) hands out files in collection
+    order, and a long file started last would leave the other worker idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
+def pytest_unconfigure(config):
+    if _CREATED_CACHE:
+        shutil.rmtree(_CREATED_CACHE, ignore_errors=True)
 
 
 @dataclasses.dataclass

@@ -2,7 +2,6 @@
 and two local processes with jax.distributed: same losses and parameters."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -10,21 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from subprocesses import ROOT, subprocess_env
+
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
 
 SCRIPT = Path(__file__).with_name("sharded_step.py")
-ROOT = Path(__file__).resolve().parents[2]
 # fp32 reductions are reordered across devices; differences stay at rounding level.
 ATOL = 2e-5
 
 
-def _env(devices: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-    env.pop("JAX_PLATFORMS", None)
-    return env
-
-
 def _run(args, devices: int, timeout: int = 600):
-    return subprocess.Popen([sys.executable, str(SCRIPT), *args], env=_env(devices), cwd=ROOT,
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], env=subprocess_env(devices), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 

@@ -4,7 +4,6 @@ same parameters as an uninterrupted run, and the exported model predicts."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -14,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from subprocesses import ROOT, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 STEPS = 100
 # Checkpoints every 10 steps; 8 triplets a step from the fixture (4 actors x 30 clips).
 COMMON = ["--config.train.checkpoint_every=10", "--config.train.log_every=5", "--config.train.eval_every=50"]
@@ -26,14 +27,8 @@ def _command(workdir: Path) -> list[str]:
     return [sys.executable, "-m", "launch.train", "--config", config, "--workdir", str(workdir), *COMMON]
 
 
-def _env() -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("XLA_FLAGS", None)
-    return env
-
-
 def _run(command: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+    return subprocess.run(command, cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=900)
 
 
 def _train(workdir: Path) -> str:
@@ -92,7 +87,7 @@ def test_kill_minus_9_then_rerun_matches_the_uninterrupted_run(uninterrupted, tm
     reference_dir, _ = uninterrupted
     workdir = tmp_path / "killed"
     process = subprocess.Popen(
-        _command(workdir), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        _command(workdir), cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     deadline = time.monotonic() + 600
     try:
