@@ -180,26 +180,21 @@ def plan_windows(num_samples: int, config: WindowConfig) -> list[Window]:
     return [window_for(i, config, num_samples) for i in range(count)]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6))
-def _encode_windows(graphdef, params, audio, num_samples, crop, hop_frames: int, with_emotion: bool):
-    """audio: [B, window_samples]; num_samples, crop: [B] int.
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _encode_windows(graphdef, params, audio, num_samples, with_emotion: bool):
+    """audio: [B, window_samples]; num_samples: [B] int.
 
-    -> (content [B, hop, Hc], emotion hidden [B, hop, He] or None): each window's frames
-    [crop, crop + hop) in its own local frames (past a short core's end: padding).
+    -> (content [B, F, Hc], emotion hidden [B, F, He] or None), F = the window's frames,
+    in each window's own local frames (past a short window's end: padding).
     """
     model = nnx.merge(graphdef, params)
     num_frames = sequence_ops.frames_for_array(num_samples)
     max_frames = sequence_ops.frames_for(audio.shape[1])
-    # Padded by a hop first: a clip's last window can start its core late in the window
-    # (see window_for), and dynamic_slice would otherwise clamp the start back.
-    take = jax.vmap(
-        lambda x, start: jax.lax.dynamic_slice_in_dim(jnp.pad(x, ((0, hop_frames), (0, 0))), start, hop_frames, axis=0)
-    )
-    content = take(model.content_encoder(audio, num_samples, num_frames, max_frames), crop)
+    content = model.content_encoder(audio, num_samples, num_frames, max_frames)
     if not with_emotion:
         return content, None
     emotion, _ = model.emotion_encoder(audio, num_samples, num_frames, max_frames)
-    return content, take(emotion, crop)
+    return content, emotion
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -254,11 +249,21 @@ class WindowEngine:
         self, windows: Sequence[Window], audio_of: Callable[[Window], np.ndarray], *, with_emotion: bool = True
     ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Runs the encoders on windows -> per window (content [n, Hc], emotion [n, He] | None),
-        n = core_end - core_start."""
-        results = []
+        n = core_end - core_start.
+
+        Windows with the same audio span are encoded once: the clip's end can clip the last
+        two windows to the same span (a last core no longer than the lookahead), and a 30 s
+        clip would otherwise encode 60 s of audio instead of 40 s. Each window's core is then
+        sliced from its span's frames, so the result does not depend on the sharing.
+        """
+        spans: dict[tuple[int, int], Window] = {}
+        for window in windows:
+            spans.setdefault((window.start_sample, window.end_sample), window)
+        encoded = {}
         size, width = self.windows_per_batch, self.config.window_samples
-        for begin in range(0, len(windows), size):
-            group = list(windows[begin : begin + size])
+        unique = list(spans.values())
+        for begin in range(0, len(unique), size):
+            group = unique[begin : begin + size]
             # Static batch: repeat the last window into unused rows (their results are dropped).
             rows = group + [group[-1]] * (size - len(group))
             audio = np.zeros((size, width), np.float32)
@@ -266,21 +271,18 @@ class WindowEngine:
                 clip = audio_of(window)
                 row[: len(clip)] = clip
             lengths = np.array([w.end_sample - w.start_sample for w in rows], np.int32)
-            crops = np.array([w.crop for w in rows], np.int32)
             content, emotion = _encode_windows(
-                self.graphdef,
-                self.params,
-                jnp.asarray(audio),
-                jnp.asarray(lengths),
-                jnp.asarray(crops),
-                self.config.hop_frames,
-                with_emotion,
+                self.graphdef, self.params, jnp.asarray(audio), jnp.asarray(lengths), with_emotion
             )
             content = np.asarray(content)
             emotion = None if emotion is None else np.asarray(emotion)
             for i, window in enumerate(group):
-                n = window.core_end - window.core_start
-                results.append((content[i, :n], None if emotion is None else emotion[i, :n]))
+                encoded[window.start_sample, window.end_sample] = (content[i], None if emotion is None else emotion[i])
+        results = []
+        for window in windows:
+            content, emotion = encoded[window.start_sample, window.end_sample]
+            core = slice(window.crop, window.crop + window.core_end - window.core_start)
+            results.append((content[core], None if emotion is None else emotion[core]))
         return results
 
     def classify(self, pooled: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks.inference_bench import speech_like
 from benchmarks.random_model import random_model
+from voiceemo_jax import windowed
 from voiceemo_jax.inference import Predictor
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.windowed import WindowConfig, WindowEngine, frames_to_samples, plan_windows, predict_windowed
@@ -61,3 +62,29 @@ def test_the_clips_last_window_reaches_back_a_whole_window():
     outputs, _ = predict_windowed(WindowEngine(model, config), audio, level=1, person=2)
     scale = max(1.0, float(np.abs(full.outputs).max()))
     assert np.abs(outputs - full.outputs).max() <= 1e-4 * scale
+
+
+def test_windows_with_the_same_span_are_encoded_once(monkeypatch):
+    """A 30 s clip at the default 20 s / 3 s geometry: the clip's end clips its last two windows
+    to the same 20 s span, which is encoded once, each core sliced from it as if alone."""
+    model = random_model("tiny", seed=1)
+    audio = speech_like(16000 * 30, seed=5)
+    config = WindowConfig()
+    windows = plan_windows(len(audio), config)
+    spans = [(w.start_sample, w.end_sample) for w in windows]
+    assert len(windows) == 3 and spans[1] == spans[2] != spans[0]
+    engine = WindowEngine(model, config)
+
+    def audio_of(window):
+        return audio[window.start_sample : window.end_sample]
+
+    alone = [engine.encode([w], audio_of)[0] for w in windows]
+    calls = []
+    encode = windowed._encode_windows
+    monkeypatch.setattr(windowed, "_encode_windows", lambda *args: calls.append(args) or encode(*args))
+    together = engine.encode(windows, audio_of)
+    assert len(calls) == 2
+    for window, (content, emotion), (shared_content, shared_emotion) in zip(windows, alone, together):
+        assert len(shared_content) == len(shared_emotion) == window.core_end - window.core_start
+        np.testing.assert_array_equal(shared_content, content)
+        np.testing.assert_array_equal(shared_emotion, emotion)
