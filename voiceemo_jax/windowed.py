@@ -148,6 +148,16 @@ class Window:
         """Local frame where the core starts."""
         return self.core_start - self.first_frame
 
+    @property
+    def span(self) -> tuple[int, int]:
+        """(start_sample, end_sample): windows with the same span have the same encoder output."""
+        return self.start_sample, self.end_sample
+
+    @property
+    def core(self) -> slice:
+        """The core's local frames."""
+        return slice(self.crop, self.crop + self.core_end - self.core_start)
+
 
 def window_end_sample(index: int, config: WindowConfig) -> int:
     """Audio a stream must have received before window `index` can run (its unclipped end)."""
@@ -256,14 +266,14 @@ class WindowEngine:
         clip would otherwise encode 60 s of audio instead of 40 s. Each window's core is then
         sliced from its span's frames, so the result does not depend on the sharing.
         """
-        spans: dict[tuple[int, int], Window] = {}
-        for window in windows:
-            spans.setdefault((window.start_sample, window.end_sample), window)
-        encoded = {}
+        by_span: dict[tuple[int, int], list[int]] = {}
+        for i, window in enumerate(windows):
+            by_span.setdefault(window.span, []).append(i)
+        spans = list(by_span)
+        results: list = [None] * len(windows)
         size, width = self.windows_per_batch, self.config.window_samples
-        unique = list(spans.values())
-        for begin in range(0, len(unique), size):
-            group = unique[begin : begin + size]
+        for begin in range(0, len(spans), size):
+            group = [windows[by_span[span][0]] for span in spans[begin : begin + size]]
             # Static batch: repeat the last window into unused rows (their results are dropped).
             rows = group + [group[-1]] * (size - len(group))
             audio = np.zeros((size, width), np.float32)
@@ -276,13 +286,11 @@ class WindowEngine:
             )
             content = np.asarray(content)
             emotion = None if emotion is None else np.asarray(emotion)
-            for i, window in enumerate(group):
-                encoded[window.start_sample, window.end_sample] = (content[i], None if emotion is None else emotion[i])
-        results = []
-        for window in windows:
-            content, emotion = encoded[window.start_sample, window.end_sample]
-            core = slice(window.crop, window.crop + window.core_end - window.core_start)
-            results.append((content[core], None if emotion is None else emotion[core]))
+            # Copies of the cores: the batch's whole window frames are not kept alive.
+            for row, window in enumerate(group):
+                for i in by_span[window.span]:
+                    core = windows[i].core
+                    results[i] = (content[row, core].copy(), None if emotion is None else emotion[row, core].copy())
         return results
 
     def classify(self, pooled: np.ndarray) -> np.ndarray:
