@@ -60,8 +60,9 @@ class Row:
     gflop: float  # per batch, from XLA's cost analysis
     jax_gflops: float
     torch_gflops: float
-    jax_fraction_of_matmul: float  # achieved FLOP/s over the measured matmul FLOP/s
     max_abs_difference: float  # JAX vs PyTorch outputs, first clip
+    # Achieved FLOP/s over the matmul FLOP/s; set by run() once the run's matmul rate is known.
+    jax_fraction_of_matmul: float | None = None
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> dict[str, float]:
@@ -144,9 +145,7 @@ def xla_flops(compiled) -> float:
     return float((cost or {}).get("flops", 0.0))
 
 
-def bench_one(
-    predictor, reference, size: str, seconds: float, batch: int, repeats: int, matmul: dict, memory: bool = True
-) -> Row:
+def bench_one(predictor, reference, size: str, seconds: float, batch: int, repeats: int, memory: bool = True) -> Row:
     from voiceemo_jax.models import sequence_ops
 
     num_samples = int(round(seconds * SAMPLE_RATE_HZ))
@@ -183,7 +182,6 @@ def bench_one(
         jax_peak_mib=peaks["jax"].get("peak_rise_mib"), torch_peak_mib=peaks["torch"].get("peak_rise_mib"),
         jax_peak_total_mib=peaks["jax"].get("peak_mib"), torch_peak_total_mib=peaks["torch"].get("peak_mib"),
         gflop=gflop, jax_gflops=gflop / jax_s, torch_gflops=gflop / torch_s,
-        jax_fraction_of_matmul=(gflop / jax_s) / matmul["jax"] if matmul["jax"] else 0.0,
         max_abs_difference=difference,
     )  # fmt: skip
 
@@ -244,11 +242,10 @@ def run(
     rows = []
     configs = [(s, b) for s in seconds for b in batch_sizes]
     for s, b in tqdm(configs, desc=f"bench inference ({size})", unit="config", disable=not progress):
-        rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, matmul, memory))
+        rows.append(bench_one(predictor, reference, size, float(s), int(b), repeats, memory))
     at_end = matmul_gflops()
     matmul = {side: max(matmul[side], at_end[side]) for side in matmul}
-    for row in rows:
-        row.jax_fraction_of_matmul = row.jax_gflops / matmul["jax"] if matmul["jax"] else 0.0
+    rows = [dataclasses.replace(r, jax_fraction_of_matmul=r.jax_gflops / matmul["jax"]) for r in rows]
     result = {
         "benchmark": "inference",
         "machine": machine_info(threads),
