@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-train-clips", type=int, default=600, help="training clips used to fit the baselines")
     args = parser.parse_args(argv)
 
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
 
     start = time.perf_counter()
     corpus, clips = load_corpus(args.corpus)

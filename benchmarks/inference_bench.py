@@ -94,9 +94,9 @@ def build_models(size: str, seed: int = 0, max_seconds: float = 20.0):
     import torch
 
     from voiceemo_jax.conversion.emotalk import build_with_weights, release_module_path
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
     from voiceemo_jax.models import presets
-    from voiceemo_jax.torch_reference import build_reference
+    from voiceemo_jax.testing.torch_reference import build_reference
 
     config = presets.model_config(size)
     reference = build_reference(config, seed=seed, max_seq_len=max(600, int(max_seconds * 30) + 30))
@@ -123,7 +123,7 @@ def _program_gflop(predictor, clips) -> float:
     import jax
     import jax.numpy as jnp
 
-    from voiceemo_jax.inference import _forward, pad_batch
+    from voiceemo_jax.inference.predictor import _forward, pad_batch
     from voiceemo_jax.models.attention import whole_attention
 
     audio, lengths = pad_batch(clips, predictor.bucket_samples)

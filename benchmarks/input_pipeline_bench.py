@@ -102,8 +102,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
 
-    from data_pipelines import builder, synth_corpus, tf_setup
-    from data_pipelines.input_pipeline import make_eval_iterator, make_iterator
+    from data_pipelines import tf_setup
+    from data_pipelines.loading.input_pipeline import make_eval_iterator, make_iterator
+    from data_pipelines.records import builder
+    from data_pipelines.sources import synth_corpus
 
     tf = tf_setup.tensorflow()
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="input_pipeline_bench."))

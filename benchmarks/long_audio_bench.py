@@ -73,8 +73,8 @@ def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tupl
 
 def deviation(args) -> dict:
     from voiceemo_jax.arkit import GROUPS
-    from voiceemo_jax.inference import Predictor
-    from voiceemo_jax.windowed import WindowConfig, WindowEngine, predict_windowed
+    from voiceemo_jax.inference.predictor import Predictor
+    from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, predict_windowed
 
     predictor = Predictor.from_checkpoint(args.checkpoint, window=None)
     audio, targets, pieces = _long_clip(args.corpus, args.seconds, args.emotion)
@@ -124,9 +124,9 @@ def memory(args) -> dict:
 
 
 def stream(args) -> dict:
-    from benchmarks.random_model import random_model
-    from voiceemo_jax.inference import Predictor
-    from voiceemo_jax.streaming import Streamer
+    from voiceemo_jax.inference.predictor import Predictor
+    from voiceemo_jax.inference.streaming import Streamer
+    from voiceemo_jax.testing.random_models import random_model
 
     model = Predictor.from_checkpoint(DEMO_MODEL).model if args.size == "demo" else random_model(args.size, seed=0)
     streamer = Streamer(model)

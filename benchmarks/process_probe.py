@@ -59,8 +59,8 @@ def _prepare_jax(size: str, clips, windowed: bool):
     import jax.numpy as jnp
 
     from benchmarks.inference_bench import speech_like
-    from benchmarks.random_model import random_model
-    from voiceemo_jax.inference import Predictor, _forward, pad_batch
+    from voiceemo_jax.inference.predictor import Predictor, _forward, pad_batch
+    from voiceemo_jax.testing.random_models import random_model
 
     model = random_model(size, seed=0)
     start = time.perf_counter()
@@ -85,7 +85,7 @@ def _prepare_torch(size: str, clips):
     import torch
 
     from voiceemo_jax.models import presets, sequence_ops
-    from voiceemo_jax.torch_reference import build_reference
+    from voiceemo_jax.testing.torch_reference import build_reference
 
     torch.set_num_threads(os.cpu_count() or 1)
     frames = max(sequence_ops.frames_for(len(c)) for c in clips)

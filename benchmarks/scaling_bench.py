@@ -32,7 +32,7 @@ DEFAULT_SECONDS = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 def cells_for(seconds: float) -> list[str]:
     """The sides that run at this length (see the module docstring)."""
-    from voiceemo_jax.inference import DEFAULT_WINDOW
+    from voiceemo_jax.inference.predictor import DEFAULT_WINDOW
     from voiceemo_jax.models import sequence_ops
 
     sides = ["jax"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_pipelines import preprocessing
-from data_pipelines.records import SAMPLE_RATE_HZ
+from data_pipelines.records import preprocessing
+from data_pipelines.records.schema import SAMPLE_RATE_HZ
 
 SOUNDFILE_SUFFIXES = (".wav", ".flac", ".ogg")
 FFMPEG_SUFFIXES = (".m4a", ".mp4", ".aac", ".mp3")

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     data_subparsers = parser.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     _register_build(data_subparsers)
     _register_inspect(data_subparsers)
-    from data_pipelines.synth.command import register as register_synth
+    from data_pipelines.sources.synth.command import register as register_synth
 
     register_synth(data_subparsers)
     return parser
@@ -144,11 +144,11 @@ def _catalog(args):
     if args.dataset == "synth":
         if validation is not None or test is not None:
             raise UserError("--dataset synth splits by sentence and held-out voice (corpus.json); no speaker lists")
-        from data_pipelines import synth_corpus
+        from data_pipelines.sources import synth_corpus
 
         return synth_corpus.SynthCorpus, synth_corpus.scan(args.root)
     if args.dataset == "ravdess":
-        from data_pipelines import ravdess
+        from data_pipelines.sources import ravdess
 
         names = ("validation_actors", "test_actors")
         defaults = (ravdess.DEFAULT_VALIDATION_ACTORS, ravdess.DEFAULT_TEST_ACTORS)
@@ -156,10 +156,10 @@ def _catalog(args):
             split_kwargs[name] = default if value is None else value
         return ravdess.Ravdess, ravdess.scan(args.audio_root, args.targets, **split_kwargs)
     if args.dataset == "mead":
-        from data_pipelines import mead
+        from data_pipelines.sources import mead
 
         return mead.Mead, mead.scan(args.audio_root, args.targets, validation_actors=validation, test_actors=test)
-    from data_pipelines import vocaset
+    from data_pipelines.sources import vocaset
 
     split_kwargs = {
         "validation_subjects": vocaset.VALIDATION_SUBJECTS if validation is None else validation,
@@ -174,8 +174,8 @@ def run_build(args: argparse.Namespace) -> int:
     if args.min_seconds < 0 or args.frame_tolerance < 0:
         raise UserError("--min-seconds and --frame-tolerance must be >= 0")
     builder_cls, catalog = _catalog(args)
-    from data_pipelines import builder
-    from data_pipelines.records import SAMPLE_RATE_HZ, SUMMARY_FILE
+    from data_pipelines.records import builder
+    from data_pipelines.records.schema import SAMPLE_RATE_HZ, SUMMARY_FILE
 
     options = {
         key: getattr(args, key)

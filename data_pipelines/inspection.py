@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_pipelines import records
-from data_pipelines.clip_index import load_clip_index
+from data_pipelines.records import schema
+from data_pipelines.records.clip_index import load_clip_index
 from voiceemo_jax.errors import UserError
 
 
@@ -31,7 +31,7 @@ def _histogram_table(title: str, names: tuple[str, ...], columns: dict[str, np.n
 
 def describe(data_dir: str | Path, *, split: str | None = None, batch_size: int = 2, seed: int = 0) -> str:
     """The report printed by `voiceemo data inspect` (see the module docstring)."""
-    metadata = records.load_metadata(data_dir)
+    metadata = schema.load_metadata(data_dir)
     splits = [name for name, n in metadata.split_sizes.items() if n > 0]
     if not splits:
         raise UserError(f"{metadata.builder_dir}: the build has no records")
@@ -49,7 +49,7 @@ def describe(data_dir: str | Path, *, split: str | None = None, batch_size: int 
         hours = index.num_samples.sum() / metadata.sample_rate_hz / 3600 if index is not None else 0.0
         shards = len(index.shards) if index is not None else 0
         lines.append(f"{name:<12}{n:>10}{speakers:>10}{hours:>10.3f}{shards:>8}")
-    summary_path = Path(data_dir) / records.SUMMARY_FILE
+    summary_path = Path(data_dir) / schema.SUMMARY_FILE
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
         lines.append(
@@ -66,8 +66,8 @@ def describe(data_dir: str | Path, *, split: str | None = None, batch_size: int 
     return "\n".join(lines)
 
 
-def _batch_shapes(data_dir, split: str, batch_size: int, seed: int, metadata: records.DatasetMetadata) -> list[str]:
-    from data_pipelines import input_pipeline
+def _batch_shapes(data_dir, split: str, batch_size: int, seed: int, metadata: schema.DatasetMetadata) -> list[str]:
+    from data_pipelines.loading import input_pipeline
 
     mode = "triplet" if metadata.has_emotion_pairs else "single"
     try:

@@ -25,7 +25,7 @@ def make_release_files(root: Path, variant: str, seed: int = 1) -> tuple[object,
     import torch
 
     from voiceemo_jax.models import presets
-    from voiceemo_jax.torch_reference import build_reference
+    from voiceemo_jax.testing.torch_reference import build_reference
 
     config = presets.model_config("tiny", variant=variant)
     reference = build_reference(config, seed=seed)

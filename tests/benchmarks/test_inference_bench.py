@@ -43,9 +43,9 @@ def test_flop_count_does_not_depend_on_the_attention_blocking(monkeypatch, speec
     """XLA counts a loop body once: the count is taken on whole attention, so forcing the
     blocked form into many small loops must not change it."""
     from benchmarks.inference_bench import _program_gflop
-    from benchmarks.random_model import random_model
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
     from voiceemo_jax.models import attention
+    from voiceemo_jax.testing.random_models import random_model
 
     predictor = Predictor(random_model("tiny"), window=None)
     clips = [speech_like(32000, seed=0)]

@@ -14,7 +14,7 @@ from export.formats import read_live_link_csv
 from voiceemo_jax.arkit import GROUPS
 from voiceemo_jax.cli import main
 from voiceemo_jax.commands.demo import assets_dir, bundled_samples, bundled_swap, demo_model_dir
-from voiceemo_jax.inference import Predictor
+from voiceemo_jax.inference.predictor import Predictor
 
 KINDS = (".npy", ".json", ".csv", ".glb")
 MOUTH = np.array(GROUPS["jaw_mouth"])
@@ -107,8 +107,8 @@ def test_windowed_output_stays_within_the_reported_deviation_on_the_demo_model()
     """BENCHMARKS.md reports a mean absolute windowed-vs-full difference of 0.005-0.011 per
     coefficient for the demo model with the default window; this holds it to 0.015 (0.008 here)."""
     from voiceemo_jax.audio import load_audio
-    from voiceemo_jax.inference import DEFAULT_WINDOW
-    from voiceemo_jax.windowed import WindowEngine, predict_windowed
+    from voiceemo_jax.inference.predictor import DEFAULT_WINDOW
+    from voiceemo_jax.inference.windows import WindowEngine, predict_windowed
 
     audio = np.concatenate([load_audio(s["path"]) for s in bundled_samples()] * 3)  # 37 s: 3 windows
     predictor = Predictor.from_checkpoint(demo_model_dir(), window=None)

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import soundfile
 
-from benchmarks.random_model import random_model
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.cli import main
-from voiceemo_jax.inference import Predictor
+from voiceemo_jax.inference.predictor import Predictor
+from voiceemo_jax.inference.streaming import STREAM_WINDOW, Streamer
+from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, predict_windowed
 from voiceemo_jax.models import sequence_ops
-from voiceemo_jax.streaming import STREAM_WINDOW, Streamer
-from voiceemo_jax.windowed import WindowConfig, WindowEngine, predict_windowed
+from voiceemo_jax.testing.random_models import random_model
 
 SMALL_WINDOW = ["--window-seconds", "2", "--context-seconds", "0.5"]
 

@@ -79,7 +79,7 @@ def test_unused_keys_ignored_and_old_weight_norm_spelling_loads(layer_release, t
 
     pth = _save_variant(layer_release, "old", old_spelling)
     assert _convert(pth, content_dir, emotion_dir, tmp_path / "out") == 0
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
 
     audio = speech_like(8000, seed=8)
     ours = Predictor.from_checkpoint(tmp_path / "out").predict(audio, level=0, person=0)
@@ -160,7 +160,7 @@ def test_convert_wav2vec2_folder_initialises_encoder(tmp_path, speech_like, fmt)
     model = VoiceEmo(presets.model_config("tiny", variant="group"), rngs=nnx.Rngs(3))
     hf_wav2vec2.load_encoder_into(model, "content", tmp_path / "enc")
     audio = speech_like(9600, seed=4)
-    from voiceemo_jax.torch_reference import hf_normalize
+    from voiceemo_jax.testing.torch_reference import hf_normalize
 
     with torch.no_grad():
         expected = hf(torch.from_numpy(hf_normalize(audio))[None]).last_hidden_state[0].numpy()

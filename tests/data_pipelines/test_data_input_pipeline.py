@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from data_pipelines import epoch_plan, tf_setup
-from data_pipelines.clip_index import load_clip_index, scan_clip_index
-from data_pipelines.input_pipeline import make_eval_iterator, make_iterator, shards_for_process
-from data_pipelines.records import load_metadata
+from data_pipelines import tf_setup
+from data_pipelines.loading import epoch_plan
+from data_pipelines.loading.input_pipeline import make_eval_iterator, make_iterator, shards_for_process
+from data_pipelines.records.clip_index import load_clip_index, scan_clip_index
+from data_pipelines.records.schema import load_metadata
 from tests.data_pipelines import data_fixtures as fx
 from voiceemo_jax.errors import UserError
 

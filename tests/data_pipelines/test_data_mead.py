@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from data_pipelines import mead
-from data_pipelines.records import load_metadata
+from data_pipelines.records.schema import load_metadata
+from data_pipelines.sources import mead
 from tests.data_pipelines import data_fixtures as fx
 from tests.data_pipelines.data_fixtures import build
 

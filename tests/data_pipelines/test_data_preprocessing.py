@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines import bucketing, preprocessing
+from data_pipelines.loading import bucketing
+from data_pipelines.records import preprocessing
 from tests.data_pipelines.data_fixtures import run_in_tf_data, tone
 
 
@@ -122,7 +123,7 @@ def test_padding_ops_eagerly_and_in_tf_data():
 def test_labels_to_int32_eagerly_and_in_tf_data():
     import tensorflow as tf
 
-    from data_pipelines.input_pipeline import labels_to_int32
+    from data_pipelines.loading.input_pipeline import labels_to_int32
 
     record = {k: tf.constant(3, tf.int64) for k in ("emotion", "level", "person", "content")}
     record.update(num_samples=tf.constant(8000, tf.int32), num_frames=tf.constant(15, tf.int32))
@@ -134,7 +135,7 @@ def test_labels_to_int32_eagerly_and_in_tf_data():
 
 
 def test_runs_of_groups_consecutive_records():
-    from data_pipelines.input_pipeline import runs_of
+    from data_pipelines.loading.input_pipeline import runs_of
 
     shards = np.array([0, 0, 0, 1, 1, 0, 2])
     positions = np.array([3, 4, 5, 0, 2, 6, 0])

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from data_pipelines import ravdess
-from data_pipelines.records import load_metadata
+from data_pipelines.records.schema import load_metadata
+from data_pipelines.sources import ravdess
 from tests.data_pipelines import data_fixtures as fx
 from tests.data_pipelines.data_fixtures import build
 from voiceemo_jax.cli import main

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_pipelines import audio_io, safe_pickle
+from data_pipelines import audio_io
+from data_pipelines.sources import safe_pickle
 from tests.data_pipelines.data_fixtures import tone, write_m4a
 from voiceemo_jax.errors import UserError
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from data_pipelines import synth_corpus
-from data_pipelines.records import load_metadata
+from data_pipelines.records.schema import load_metadata
+from data_pipelines.sources import synth_corpus
 from tests.data_pipelines import data_fixtures as fx
 from tests.data_pipelines.data_fixtures import build
 from voiceemo_jax.errors import UserError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines.input_pipeline import make_iterator
-from data_pipelines.triplets import draw_triplets
+from data_pipelines.loading.input_pipeline import make_iterator
+from data_pipelines.loading.triplets import draw_triplets
 
 
 def random_speaker(rng, n=40):

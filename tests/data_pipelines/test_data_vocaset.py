@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from data_pipelines import vocaset
-from data_pipelines.records import load_metadata
+from data_pipelines.records.schema import load_metadata
+from data_pipelines.sources import vocaset
 from tests.data_pipelines import data_fixtures as fx
 from tests.data_pipelines.data_fixtures import build
 from tests.data_pipelines.test_data_safe_pickle_and_audio import _CreatesFile

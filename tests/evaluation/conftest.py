@@ -86,7 +86,8 @@ def write_synth_corpus(root: Path) -> tuple[dict, dict, dict, dict]:
 @pytest.fixture(scope="session")
 def synth_build(tmp_path_factory) -> BuiltDataset:
     """Blendshape build; test split = kal's sentence 1 in 4 emotions x 2 levels (8 clips)."""
-    from data_pipelines import builder, synth_corpus
+    from data_pipelines.records import builder
+    from data_pipelines.sources import synth_corpus
 
     root = tmp_path_factory.mktemp("eval_synth")
     written = write_synth_corpus(root / "corpus")
@@ -128,7 +129,8 @@ def write_vocaset(root: Path) -> tuple[dict, dict]:
 @pytest.fixture(scope="session")
 def vocaset_build(tmp_path_factory) -> BuiltDataset:
     """5-vertex VOCASET build: test split = the test subject's sentences 21 and 22 (2 clips)."""
-    from data_pipelines import builder, vocaset
+    from data_pipelines.records import builder
+    from data_pipelines.sources import vocaset
 
     root = tmp_path_factory.mktemp("eval_vocaset")
     targets, audios = write_vocaset(root / "raw")

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from voiceemo_jax import evaluation, face_regions, metrics
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS
 from voiceemo_jax.cli import main
-from voiceemo_jax.inference import Prediction
+from voiceemo_jax.evaluation import face_regions, metrics
+from voiceemo_jax.evaluation import report as evaluation
+from voiceemo_jax.inference.predictor import Prediction
 from voiceemo_jax.models.presets import RELEASE_EMOTIONS
 
 JAW_OPEN = ARKIT_NAMES.index("jawOpen")
@@ -150,7 +151,7 @@ def test_oracle_vertex_evaluation_uses_the_users_regions(vocaset_build, tmp_path
 def test_eval_cli_on_a_real_tiny_checkpoint_writes_report_and_plots(
     synth_build, blendshape_checkpoint, tmp_path, capsys
 ):
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
 
     out = tmp_path / "report"
     argv = ["eval", "--checkpoint", str(blendshape_checkpoint), "--data", str(synth_build.out)]

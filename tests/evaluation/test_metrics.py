@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voiceemo_jax import metrics
+from voiceemo_jax.evaluation import metrics
 
 
 def toy_lip_sequences():

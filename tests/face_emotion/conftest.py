@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 @pytest.fixture(scope="session")
 def fixture_build(tmp_path_factory) -> Path:
-    from data_pipelines.learnable_fixture import ensure_fixture_build
+    from data_pipelines.sources.learnable_fixture import ensure_fixture_build
 
     return ensure_fixture_build(tmp_path_factory.mktemp("face_fixture"))
 

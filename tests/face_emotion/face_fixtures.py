@@ -23,7 +23,7 @@ def train_classifier(build: Path, workdir: Path, steps: int = TRAIN_STEPS) -> in
 
 def split_clips(build: Path, split: str) -> list[dict]:
     """Every clip of a split: {"clip_id", "targets" [T, 52], "emotion", "level"}."""
-    from data_pipelines.input_pipeline import make_eval_iterator
+    from data_pipelines.loading.input_pipeline import make_eval_iterator
 
     clips = []
     for batch in make_eval_iterator(build, split, batch_size=8, process_index=0, process_count=1):

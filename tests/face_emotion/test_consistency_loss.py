@@ -16,10 +16,10 @@ import pytest
 from flax import nnx
 
 from benchmarks.train_bench import synthetic_triplet_batch
-from voiceemo_jax import face_classifier
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.face_emotion import loading as face_loading
+from voiceemo_jax.face_emotion.model import FaceEmotionClassifier, FaceEmotionConfig
 from voiceemo_jax.models import presets
-from voiceemo_jax.models.face_emotion import FaceEmotionClassifier, FaceEmotionConfig
 from voiceemo_jax.models.voiceemo import VoiceEmo
 from voiceemo_jax.training import objective
 
@@ -29,11 +29,11 @@ CLASSIFIER_LABELS = DATASET_EMOTIONS[:5]
 WEIGHTS = {"cross": 1.0, "self": 1.0, "velocity": 0.5, "emotion": 0.1, "face_emotion": 1.0}
 
 
-def _frozen(seed=1, labels=CLASSIFIER_LABELS) -> face_classifier.FrozenFaceEmotion:
+def _frozen(seed=1, labels=CLASSIFIER_LABELS) -> face_loading.FrozenFaceEmotion:
     classifier = FaceEmotionClassifier(FaceEmotionConfig(emotion_labels=labels, hidden_dim=16), rngs=nnx.Rngs(seed))
     graphdef, state = nnx.split(classifier)
-    label_map = face_classifier.face_label_map(DATASET_EMOTIONS, labels, "test classifier")
-    return face_classifier.FrozenFaceEmotion(graphdef, state, label_map)
+    label_map = face_loading.face_label_map(DATASET_EMOTIONS, labels, "test classifier")
+    return face_loading.FrozenFaceEmotion(graphdef, state, label_map)
 
 
 def _model_config():
@@ -154,8 +154,8 @@ def test_the_term_is_off_by_default_and_checks_its_classifier(tmp_path, trained_
         face_emotion_term(config, metadata, 52, mesh)
     path = trained_classifier["classifier"]
     with pytest.raises(UserError, match="reads 52 values per frame but the model/dataset has 15"):
-        face_classifier.frozen_face_emotion(path, metadata.emotions, 15)
+        face_loading.frozen_face_emotion(path, metadata.emotions, 15)
     with pytest.raises(UserError, match="share no emotion"):
-        face_classifier.frozen_face_emotion(path, ("bored", "excited"), 52)
-    frozen = face_classifier.frozen_face_emotion(path, ("surprised", "bored", "neutral"), 52)
+        face_loading.frozen_face_emotion(path, ("bored", "excited"), 52)
+    frozen = face_loading.frozen_face_emotion(path, ("surprised", "bored", "neutral"), 52)
     assert frozen.label_map.tolist() == [7, -1, 0]  # mapped by name; unknown emotions get -1

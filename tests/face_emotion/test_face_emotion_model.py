@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from voiceemo_jax.models.face_emotion import FaceEmotionClassifier, FaceEmotionConfig, attention_pool
+from voiceemo_jax.face_emotion.model import FaceEmotionClassifier, FaceEmotionConfig, attention_pool
 
 LABELS = ("angry", "happy", "neutral", "sad")
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.face_emotion.face_fixtures import TRAIN_STEPS, split_clips, train_classifier
 from voiceemo_jax.errors import UserError
-from voiceemo_jax.face_classifier import CONFIG_FILE, load_face_classifier, read_face_emotion
+from voiceemo_jax.face_emotion.loading import CONFIG_FILE, load_face_classifier, read_face_emotion
 
 
 def test_the_classifier_learns_the_emotions_the_fixture_faces_show(trained_classifier, fixture_build):
@@ -82,7 +82,7 @@ def test_wrong_folders_are_clear_errors(trained_classifier, tmp_path):
 
 def test_a_dataset_with_a_single_emotion_cannot_train_a_classifier():
     from configs.face_emotion import get_config
-    from voiceemo_jax.training.face_emotion_training import classifier_config
+    from voiceemo_jax.face_emotion.training import classifier_config
 
     vocaset_like = SimpleNamespace(dataset="vocaset", emotions=("neutral",), levels=("1",), target_dim=15069)
     with pytest.raises(UserError, match="needs at least two"):
@@ -97,9 +97,9 @@ def test_predict_json_gains_the_emotion_read_from_the_face(trained_classifier, t
     import soundfile
 
     from benchmarks.inference_bench import speech_like
-    from benchmarks.random_model import random_model
     from voiceemo_jax import checkpoint_io
     from voiceemo_jax.cli import main
+    from voiceemo_jax.testing.random_models import random_model
 
     checkpoint = checkpoint_io.save_model(random_model("tiny", seed=3), tmp_path / "ckpt")
     soundfile.write(tmp_path / "a.wav", speech_like(24000, seed=1), 16000)

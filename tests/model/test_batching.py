@@ -5,7 +5,7 @@ import numpy as np
 from flax import nnx
 
 from voiceemo_jax import checkpoint_io
-from voiceemo_jax.inference import Predictor
+from voiceemo_jax.inference.predictor import Predictor
 from voiceemo_jax.models import sequence_ops
 
 

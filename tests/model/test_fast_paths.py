@@ -74,9 +74,9 @@ def test_decoder_cross_attention_shortcut_equals_the_alignment_masked_softmax():
 
 def test_predictor_moves_host_parameters_to_the_device_once():
     from voiceemo_jax.conversion.emotalk import build_with_weights, release_module_path
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
     from voiceemo_jax.models import presets
-    from voiceemo_jax.torch_reference import build_reference
+    from voiceemo_jax.testing.torch_reference import build_reference
 
     config = presets.model_config("tiny")
     state = {k: v.detach().numpy() for k, v in build_reference(config).state_dict().items()}
@@ -102,8 +102,8 @@ def test_blocked_attention_with_a_position_bias_equals_the_whole_bias_table(bloc
 
 @pytest.mark.parametrize("block_bytes", [None, 64])  # the default, and pieces of one or two rows
 def test_model_output_with_blocked_attention_equals_whole_attention(block_bytes, monkeypatch, speech_like):
-    from benchmarks.random_model import random_model
     from voiceemo_jax.models import attention
+    from voiceemo_jax.testing.random_models import random_model
 
     model = random_model("tiny", seed=4)
     clips = [speech_like(n, seed=i) for i, n in enumerate([24000, 9000])]

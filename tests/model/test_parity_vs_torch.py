@@ -45,7 +45,7 @@ def test_encoder_hidden_states_and_logits_vs_torch(release, converted, speech_li
 
 
 def test_end_to_end_outputs_vs_torch_with_level_person_and_emotion_swap(release, converted, speech_like):
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
 
     predictor = Predictor(converted)
     content, other = speech_like(17000, seed=5), speech_like(25000, seed=9)
@@ -77,7 +77,7 @@ def test_predict_cli_output_vs_torch(release, speech_like, tmp_path):
 
 def test_parity_is_not_vacuous(release, converted, speech_like):
     """Perturbing one converted weight must break parity: the comparison can fail."""
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference.predictor import Predictor
 
     audio = speech_like(9000, seed=1)
     ref_out, _ = release.reference(audio, 1, 1)

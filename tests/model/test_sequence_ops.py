@@ -11,7 +11,7 @@ from transformers import Wav2Vec2Config as HFConfig
 from transformers import Wav2Vec2Model as HFModel
 
 from voiceemo_jax.models import presets, sequence_ops
-from voiceemo_jax.torch_reference import release_alignment_mask, release_biased_mask
+from voiceemo_jax.testing.torch_reference import release_alignment_mask, release_biased_mask
 
 
 @pytest.mark.parametrize(("in_len", "out_len"), [(49, 30), (10, 37), (7, 1), (1, 5), (100, 100), (3, 2)])
@@ -87,7 +87,7 @@ def test_conv_output_length_matches_transformers():
 
 
 def test_normalize_waveform_matches_hf_per_utterance():
-    from voiceemo_jax.torch_reference import hf_normalize
+    from voiceemo_jax.testing.torch_reference import hf_normalize
 
     rng = np.random.default_rng(1)
     a = rng.standard_normal(900).astype(np.float32) * 3 + 1

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from data_pipelines.synth import festival_tts
+from data_pipelines.sources.synth import festival_tts
 
 TINY_VOICES = ("kal", "slt", "ked_bright")  # one per festival voice, one of them a variant and held out
 TINY_SENTENCES = (0, 8, 9)  # one train, one validation, one test sentence
@@ -52,8 +52,8 @@ def tiny_corpus(tmp_path_factory):
         pytest.skip("festival or its voices are missing: apt-get install " + " ".join(festival_tts.DEBIAN_PACKAGES))
     import json
 
-    from data_pipelines.synth import generate, prosody
-    from data_pipelines.synth.voices import select_voices
+    from data_pipelines.sources.synth import generate, prosody
+    from data_pipelines.sources.synth.voices import select_voices
 
     root = tmp_path_factory.mktemp("synth") / "corpus"
     generate.synthesise_corpus(

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from data_pipelines.synth import command, festival_tts, generate
-from data_pipelines.synth.sentences import SENTENCES
+from data_pipelines.sources.synth import command, festival_tts, generate
+from data_pipelines.sources.synth.sentences import SENTENCES
 from tests.synth.conftest import needs_festival
 from voiceemo_jax.errors import UserError
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data_pipelines.synth import expressions, generate, prosody
-from data_pipelines.synth.sentences import SENTENCES
-from data_pipelines.synth.visemes import BILABIALS, VOWELS, canonical, frame_of, frames_for
-from data_pipelines.synth.voices import select_voices
+from data_pipelines.sources.synth import expressions, generate, prosody
+from data_pipelines.sources.synth.sentences import SENTENCES
+from data_pipelines.sources.synth.visemes import BILABIALS, VOWELS, canonical, frame_of, frames_for
+from data_pipelines.sources.synth.voices import select_voices
 from tests.synth.conftest import TINY_SEED, TINY_SENTENCES, TINY_VOICES, needs_festival
 from voiceemo_jax.arkit import INDEX
 from voiceemo_jax.errors import UserError

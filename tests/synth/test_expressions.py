@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines.synth import expressions
-from data_pipelines.synth.prosody import EMOTIONS
+from data_pipelines.sources.synth import expressions
+from data_pipelines.sources.synth.prosody import EMOTIONS
 from voiceemo_jax.arkit import EYE_BLINK_LEFT, EYE_BLINK_RIGHT, INDEX, NUM_BLENDSHAPES
 
 # The channel that most identifies each emotion (mean over the clip, level 2).

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data_pipelines.synth import festival_tts, prosody, psola
-from data_pipelines.synth.sentences import SENTENCES
-from data_pipelines.synth.visemes import DIPHTHONGS, POSES, canonical
-from data_pipelines.synth.voices import VOICES_BY_NAME
+from data_pipelines.sources.synth import festival_tts, prosody, psola
+from data_pipelines.sources.synth.sentences import SENTENCES
+from data_pipelines.sources.synth.visemes import DIPHTHONGS, POSES, canonical
+from data_pipelines.sources.synth.voices import VOICES_BY_NAME
 from tests.synth.conftest import needs_festival, synthetic_vowel
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines.synth import psola
+from data_pipelines.sources.synth import psola
 from tests.synth.conftest import synthetic_vowel
 
 SR = 16000

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from data_pipelines.synth.sentences import SENTENCES, sentence_records, split_of
+from data_pipelines.sources.synth.sentences import SENTENCES, sentence_records, split_of
 
 
 def test_at_least_200_distinct_plain_sentences_of_4_to_12_words():

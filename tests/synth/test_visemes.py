@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines.synth.festival_tts import Phone
-from data_pipelines.synth.visemes import FPS, POSES, frame_of, frames_for, phone_at, viseme_curves
+from data_pipelines.sources.synth.festival_tts import Phone
+from data_pipelines.sources.synth.visemes import FPS, POSES, frame_of, frames_for, phone_at, viseme_curves
 from voiceemo_jax.arkit import INDEX, NUM_BLENDSHAPES
 
 

@@ -11,7 +11,7 @@ from flax import nnx
 
 @pytest.fixture(scope="session")
 def fixture_build(tmp_path_factory):
-    from data_pipelines.learnable_fixture import ensure_fixture_build
+    from data_pipelines.sources.learnable_fixture import ensure_fixture_build
 
     return ensure_fixture_build(tmp_path_factory.mktemp("training_fixture"))
 

@@ -24,7 +24,7 @@ def test_random_crops_are_windows_of_their_clips():
 
 def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture_build, param_leaves, tmp_path, capsys):
     from configs.tiny import get_config
-    from data_pipelines.records import load_metadata
+    from data_pipelines.records.schema import load_metadata
 
     out = tmp_path / "encoder"
     argv = ["--config", "configs/tiny.py", "--data", str(fixture_build), "--out", str(out), "--steps", "30"]

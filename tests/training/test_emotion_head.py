@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.random_model import random_model
 from voiceemo_jax import checkpoint_io
+from voiceemo_jax.testing.random_models import random_model
 from voiceemo_jax.training import emotion_head
 
 

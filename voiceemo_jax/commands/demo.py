@@ -109,9 +109,9 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
 
-    from voiceemo_jax import prediction_files
     from voiceemo_jax.audio import load_audio
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference import prediction_files
+    from voiceemo_jax.inference.predictor import Predictor
 
     # Read every input before writing anything, so a bad file leaves no partial demo.
     audio = {str(job["audio"]): load_audio(job["audio"]) for job in jobs}

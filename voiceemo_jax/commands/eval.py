@@ -50,15 +50,15 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from voiceemo_jax import evaluation
     from voiceemo_jax.errors import UserError
+    from voiceemo_jax.evaluation import report
 
     if args.max_clips is not None and args.max_clips < 1:
         raise UserError(f"--max-clips must be >= 1, got {args.max_clips}")
     if args.out and Path(args.out).exists() and not (Path(args.out) / "report.json").is_file():
         # Checked before the (long) run: write_report would refuse it at the end.
         raise UserError(f"--out {args.out} exists and is not an evaluation report folder")
-    options = evaluation.Evaluation(
+    options = report.Evaluation(
         checkpoint=args.checkpoint,
         data_dir=args.data,
         split=args.split,
@@ -73,10 +73,10 @@ def run(args) -> int:
         progress=not args.no_progress,
         face_classifier=args.face_classifier,
     )
-    result = evaluation.evaluate(options)
+    result = report.evaluate(options)
     out = args.out or f"eval_{result.report['dataset']}_{args.split}"
-    written = evaluation.write_report(result, out)
-    for line in evaluation.summary_lines(result.report):
+    written = report.write_report(result, out)
+    for line in report.summary_lines(result.report):
         print(line)
     print(f"wrote {out}/ ({', '.join(written)})")
     return 0

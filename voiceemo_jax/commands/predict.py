@@ -1,7 +1,7 @@
 """`voiceemo predict`: audio -> [T, 52] coefficients (.npy) + a JSON description.
 
 One file (`--audio IN --out OUT.npy`) or many (`--audio DIR_OR_GLOB... --out-dir OUT`,
-see `batch_predict.py`). Audio longer than `--window-seconds` runs windowed.
+see `batch.py`). Audio longer than `--window-seconds` runs windowed.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def register(subparsers) -> None:
 def window_config(window_seconds: float, context_seconds: float):
     """The flags' window geometry, or None for --window-seconds 0; UserError when invalid."""
     from voiceemo_jax.errors import UserError
-    from voiceemo_jax.windowed import WindowConfig
+    from voiceemo_jax.inference.windows import WindowConfig
 
     if window_seconds == 0:
         return None
@@ -102,10 +102,10 @@ def window_config(window_seconds: float, context_seconds: float):
 def run(args) -> int:
     from pathlib import Path
 
-    from voiceemo_jax import prediction_files
     from voiceemo_jax.audio import load_audio
     from voiceemo_jax.errors import UserError
-    from voiceemo_jax.inference import Predictor
+    from voiceemo_jax.inference import prediction_files
+    from voiceemo_jax.inference.predictor import Predictor
 
     if args.out is not None:
         if len(args.audio) != 1 or Path(args.audio[0]).is_dir():
@@ -152,22 +152,22 @@ def _face_reader(path, predictor):
     """The --face-classifier function [T, D] -> its JSON section, or None without the flag."""
     if path is None:
         return None
-    from voiceemo_jax import face_classifier
     from voiceemo_jax.errors import UserError
+    from voiceemo_jax.face_emotion import loading as face_loading
 
-    reader = face_classifier.load_face_classifier(path)
+    reader = face_loading.load_face_classifier(path)
     if reader.config.input_dim != predictor.output_dim:
         raise UserError(f"--face-classifier {path} reads [T, {reader.config.input_dim}] sequences but this "
                         f"model outputs [T, {predictor.output_dim}]")  # fmt: skip
     # The raw prediction (before smoothing and blinks), as the classifier is used in training.
-    return lambda outputs: face_classifier.read_face_emotion(reader, outputs)
+    return lambda outputs: face_loading.read_face_emotion(reader, outputs)
 
 
 def _run_many(args, predictor, emotion_audio, write) -> int:
-    from voiceemo_jax import batch_predict
+    from voiceemo_jax.inference import batch
 
-    jobs = batch_predict.collect_jobs(args.audio, args.out_dir)
-    summary = batch_predict.run_batch(
+    jobs = batch.collect_jobs(args.audio, args.out_dir)
+    summary = batch.run_batch(
         predictor,
         jobs,
         lambda job, prediction: write(job.source, job.out_npy, prediction),

@@ -88,8 +88,8 @@ def run(args) -> int:
 
     from voiceemo_jax.arkit import ARKIT_NAMES
     from voiceemo_jax.errors import UserError
-    from voiceemo_jax.streaming import Streamer
-    from voiceemo_jax.windowed import WindowConfig
+    from voiceemo_jax.inference.streaming import Streamer
+    from voiceemo_jax.inference.windows import WindowConfig
 
     if args.chunk_ms < 1:
         raise UserError(f"--chunk-ms must be >= 1, not {args.chunk_ms}")
@@ -147,8 +147,8 @@ def run(args) -> int:
 
 
 def _save(args, streamer, frames, window) -> None:
-    from voiceemo_jax import prediction_files
-    from voiceemo_jax.inference import Prediction
+    from voiceemo_jax.inference import prediction_files
+    from voiceemo_jax.inference.predictor import Prediction
 
     prediction = Prediction(frames, streamer.emotion_logits(), streamer.emotion_labels, windowed=True)
     prediction_files.write_prediction(

@@ -46,8 +46,8 @@ LABEL_SMOOTHING = 0.05
 def read_split(data_dir, split: str, labels: tuple[str, ...]) -> tuple[list[np.ndarray], np.ndarray]:
     """-> (each clip's audio [samples] float32, model label index [N]) of a split's clips
     whose emotion the model knows."""
-    from data_pipelines.input_pipeline import make_eval_iterator
-    from voiceemo_jax.evaluation import emotion_label_map
+    from data_pipelines.loading.input_pipeline import make_eval_iterator
+    from voiceemo_jax.evaluation.report import emotion_label_map
 
     iterator = make_eval_iterator(data_dir, split, batch_size=16)
     label_map = emotion_label_map(iterator.metadata.emotions, labels)
@@ -102,7 +102,7 @@ def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int
 
 
 def pretrain(config, data_dir, out, *, steps: int = STEPS, seed: int = 0, log=print) -> dict:
-    from data_pipelines.records import load_metadata
+    from data_pipelines.records.schema import load_metadata
     from voiceemo_jax.training import initialization, model_setup
 
     metadata = load_metadata(data_dir)

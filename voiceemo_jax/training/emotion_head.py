@@ -38,9 +38,9 @@ LABEL_SMOOTHING = 0.05
 
 def pooled_features(model, data_dir, split: str, batch_size: int = 16):
     """-> (pooled emotion features [N, H] float32, model label index [N] int) of a split."""
-    from data_pipelines.input_pipeline import make_eval_iterator
-    from data_pipelines.records import load_metadata
-    from voiceemo_jax.evaluation import emotion_label_map
+    from data_pipelines.loading.input_pipeline import make_eval_iterator
+    from data_pipelines.records.schema import load_metadata
+    from voiceemo_jax.evaluation.report import emotion_label_map
 
     metadata = load_metadata(data_dir)
     label_map = emotion_label_map(metadata.emotions, model.config.emotion_labels)

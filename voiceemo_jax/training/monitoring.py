@@ -13,7 +13,7 @@ def validation_sums(config, run_batch) -> dict[str, float]:
     validation split, stopping after `config.train.eval_batches` batches when that is set."""
     import jax
 
-    from data_pipelines.input_pipeline import make_eval_iterator
+    from data_pipelines.loading.input_pipeline import make_eval_iterator
 
     iterator = make_eval_iterator(
         config.data.dir, config.data.eval_split, batch_size=config.train.per_process_batch_size,

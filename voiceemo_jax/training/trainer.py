@@ -60,7 +60,7 @@ def _loss_weights(config) -> dict[str, float]:
 
 def face_emotion_term(config, metadata, output_dim: int, mesh):
     """The frozen face classifier of the consistency loss, replicated on `mesh`; None when off."""
-    from voiceemo_jax import face_classifier
+    from voiceemo_jax.face_emotion import loading as face_loading
 
     weight = float(config.loss.get("face_emotion", 0.0))
     if weight < 0:
@@ -73,7 +73,7 @@ def face_emotion_term(config, metadata, output_dim: int, mesh):
             "config.loss.face_emotion > 0 needs a trained face classifier: --config.face_classifier=DIR "
             "(WORKDIR/face_classifier of `voiceemo train --config configs/face_emotion.py`)"
         )
-    term = face_classifier.frozen_face_emotion(path, metadata.emotions, output_dim)
+    term = face_loading.frozen_face_emotion(path, metadata.emotions, output_dim)
     # Closed over by the jitted step as constants: place them where the step runs.
     return dataclasses.replace(term, state=jax.device_put(term.state, sharding.replicated(mesh)))
 
@@ -155,7 +155,7 @@ def _evaluate(eval_step, params, config, metadata, mesh) -> dict[str, float]:
 
 
 def _train_iterator(config, metadata):
-    from data_pipelines.input_pipeline import make_iterator
+    from data_pipelines.loading.input_pipeline import make_iterator
 
     return make_iterator(
         config.data.dir,
@@ -217,17 +217,17 @@ def build_train_functions(
 
 def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     """Trains per `config`, checkpointing into `workdir`; returns the last logged metrics."""
-    from data_pipelines.records import load_metadata
+    from data_pipelines.records.schema import load_metadata
 
     if config.get("task", "voiceemo") == "face_emotion":
-        from voiceemo_jax.training import face_emotion_training
+        from voiceemo_jax.face_emotion import training as face_training
 
-        return face_emotion_training.train_and_evaluate(config, workdir)
+        return face_training.train_and_evaluate(config, workdir)
 
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     if config.data.get("fixture", False):
-        from data_pipelines.learnable_fixture import ensure_fixture_build
+        from data_pipelines.sources.learnable_fixture import ensure_fixture_build
 
         config.data.dir = str(ensure_fixture_build(workdir / "fixture_data", seed=config.train.seed))
     if not config.data.dir:

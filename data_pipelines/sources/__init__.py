@@ -1,0 +1,1 @@
+"""Dataset sources: each raw corpus layout (and the synthetic corpus generator) scanned into clips."""

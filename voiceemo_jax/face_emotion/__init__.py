@@ -1,0 +1,1 @@
+"""The face emotion classifier: emotion read from coefficient sequences (model, training, metric, loading)."""

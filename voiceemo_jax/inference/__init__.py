@@ -1,0 +1,1 @@
+"""Checkpoint -> coefficients: predictor, long-audio windows, streaming, batch prediction, output files."""
