@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-DATASETS = ("ravdess", "mead", "vocaset", "synth")
+DATASETS = ("ravdess", "mead", "vocaset", "synth", "speech")
 DEFAULT_SHARD_MB = 32.0  # the builder's default, repeated to keep this module import-light
 DEFAULT_MIN_SECONDS = 0.045  # 720 samples: clips.MIN_AUDIO_SAMPLES, the model's shortest input
 DEFAULT_FRAME_TOLERANCE = 3
@@ -43,7 +43,9 @@ def _register_build(data_subparsers) -> None:
             "  voiceemo data build --dataset ravdess --audio-root RAVDESS --targets 3DETF --out OUT\n"
             "  voiceemo data build --dataset mead --audio-root MEAD --targets MEAD_ARKIT --out OUT\n"
             "  voiceemo data build --dataset vocaset --root VOCASET --out OUT\n"
-            "  voiceemo data build --dataset synth --root SYNTH --out OUT"
+            "  voiceemo data build --dataset synth --root SYNTH --out OUT\n"
+            "  voiceemo data build --dataset speech --root DIR [--root DIR2 ...] --out OUT   "
+            "(DIR/index.tsv: file, speaker, text[, emotion, level]; targets by offline forced alignment)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,7 +53,16 @@ def _register_build(data_subparsers) -> None:
     parser.add_argument("--out", required=True, metavar="OUT", help="output folder (replaced if a previous build)")
     parser.add_argument("--audio-root", metavar="DIR", help="ravdess: folder of Actor_XX/; mead: folder of actors")
     parser.add_argument("--targets", metavar="DIR", help="ravdess, mead: folder of [T, 52] 30 fps .npy targets")
-    parser.add_argument("--root", metavar="DIR", help="vocaset: FaceFormer-layout folder; synth: corpus folder")
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        action="append",
+        help="vocaset: FaceFormer-layout folder; synth: corpus folder; speech: folder with index.tsv "
+        "(repeat to build several corpora into one, speakers then named ROOTNAME/SPEAKER)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="speech: alignment processes (default: one per core)"
+    )
     parser.add_argument(
         "--validation-speakers",
         "--validation-actors",
@@ -130,7 +141,7 @@ def _catalog(args):
     from voiceemo_jax.errors import UserError
 
     needs = {"ravdess": ("audio_root", "targets"), "mead": ("audio_root", "targets"), "vocaset": ("root",)}
-    needs["synth"] = ("root",)
+    needs["synth"] = needs["speech"] = ("root",)
     flags = {"audio_root": "--audio-root", "targets": "--targets", "root": "--root"}
     for name in needs[args.dataset]:
         if getattr(args, name) is None:
@@ -140,6 +151,17 @@ def _catalog(args):
             raise UserError(f"--dataset {args.dataset} does not take {flags[name]}")
     validation = _speaker_list(args.validation_speakers, args.dataset)
     test = _speaker_list(args.test_speakers, args.dataset)
+    if args.dataset == "speech":
+        from data_pipelines.sources import speech
+
+        catalog = speech.scan(
+            args.root, validation_speakers=validation or (), test_speakers=test or (), strict=args.strict,
+            workers=args.workers,
+        )  # fmt: skip
+        return speech.SpeechCorpus, catalog
+    if args.root is not None and len(args.root) > 1:
+        raise UserError(f"--dataset {args.dataset} takes one --root")
+    args.root = args.root[0] if args.root else None
     split_kwargs = {}
     if args.dataset == "synth":
         if validation is not None or test is not None:
