@@ -25,7 +25,7 @@ def test_data_build_and_inspect_are_registered(capsys):
         except SystemExit as exit:
             assert exit.code == 0
     out = capsys.readouterr().out
-    assert "--audio-root" in out and "--strict" in out and "{ravdess,mead,vocaset,synth}" in out
+    assert "--audio-root" in out and "--strict" in out and "{ravdess,mead,vocaset,synth,speech}" in out
 
 
 def test_inspect_prints_counts_histograms_and_batch_shapes(ravdess_build, capsys):
