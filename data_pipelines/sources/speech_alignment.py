@@ -76,6 +76,13 @@ def contiguous(segments: Sequence[tuple[str, int, int]], duration: float) -> tup
     Gaps become silence; a segment running past the end is cut; a final gap is silence too.
     """
     phones: list[Phone] = []
+
+    def extend(name: str, start: float, end: float) -> None:
+        if phones and phones[-1].name == SILENCE == name:
+            phones[-1] = Phone(SILENCE, phones[-1].start, round(end, 5))  # one silence, not several
+        else:
+            phones.append(Phone(name, round(start, 5), round(end, 5)))
+
     cursor = 0.0
     for name, start_frame, frames in segments:
         start = min(start_frame * FRAME_SECONDS, duration)
@@ -83,18 +90,11 @@ def contiguous(segments: Sequence[tuple[str, int, int]], duration: float) -> tup
         if end <= cursor:
             continue
         if start > cursor + 1e-9:
-            phones.append(Phone(SILENCE, round(cursor, 5), round(start, 5)))
-        start = max(start, cursor)
-        if phones and phones[-1].name == SILENCE == name:
-            phones[-1] = Phone(SILENCE, phones[-1].start, round(end, 5))
-        else:
-            phones.append(Phone(name, round(start, 5), round(end, 5)))
+            extend(SILENCE, cursor, start)
+        extend(name, max(start, cursor), end)
         cursor = end
     if cursor < duration - 1e-9:
-        if phones and phones[-1].name == SILENCE:
-            phones[-1] = Phone(SILENCE, phones[-1].start, round(duration, 5))
-        else:
-            phones.append(Phone(SILENCE, round(cursor, 5), round(duration, 5)))
+        extend(SILENCE, cursor, duration)
     return tuple(phones)
 
 
