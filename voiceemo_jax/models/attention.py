@@ -12,9 +12,11 @@ equals the plain form up to float rounding, and the normalisation is applied to 
 [queries, head_dim] output instead of the [queries, keys] weights (one pass fewer).
 
 Only inference on the CPU uses this (`use_blocked_attention`): training applies dropout
-to the normalised weights, which needs them whole, and GPU/TPU compilers fuse the plain
-form themselves. XLA's cost analysis counts a loop body once, so FLOP counts are taken on
-the plain form (`whole_attention`).
+to the normalised weights, which needs them whole. Inference on a GPU goes through
+`jax.nn.dot_product_attention` instead (`use_fused_attention`, `fused_attention`): cuDNN's
+fused flash-attention kernel for bf16/fp16 inputs (it has none for fp32, where XLA's form
+runs). XLA's cost analysis counts a loop body once, so FLOP counts are taken on the plain
+form (`whole_attention`).
 """
 
 from __future__ import annotations
@@ -31,11 +33,45 @@ import jax.numpy as jnp
 DEFAULT_BLOCK_BYTES = 16 * 2**20
 
 _blocking_enabled = True
+# None: decide by backend; else the `implementation` every inference attention traced now
+# uses through jax.nn.dot_product_attention ("xla" tests the fused path on a CPU).
+_forced_implementation: str | None = None
 
 
 def use_blocked_attention(deterministic: bool) -> bool:
     """Whether a model attention traced now takes the blocked form: inference on the CPU."""
+    if _forced_implementation is not None:
+        return False
     return deterministic and _blocking_enabled and jax.default_backend() == "cpu"
+
+
+def use_fused_attention(deterministic: bool) -> bool:
+    """Whether a model attention traced now goes through `fused_attention`: inference on a GPU."""
+    if not deterministic:  # dropout acts on the normalised weights, which the fused kernel never forms
+        return False
+    return _forced_implementation is not None or (_blocking_enabled and jax.default_backend() == "gpu")
+
+
+def fused_implementation(dtype) -> str | None:
+    """`implementation` for jax.nn.dot_product_attention: cuDNN's fused kernel on a GPU for
+    16-bit inputs (it takes no fp32), else None (XLA's own form)."""
+    if _forced_implementation is not None:
+        return _forced_implementation
+    if jax.default_backend() == "gpu" and jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16)):
+        return "cudnn"
+    return None
+
+
+@contextlib.contextmanager
+def forced_fused_attention(implementation: str = "xla"):
+    """Model attentions traced inside take `fused_attention` with this implementation, on any
+    backend (tests of the GPU path on a CPU use "xla")."""
+    global _forced_implementation
+    previous, _forced_implementation = _forced_implementation, implementation
+    try:
+        yield
+    finally:
+        _forced_implementation = previous
 
 
 @contextlib.contextmanager
@@ -93,12 +129,39 @@ def blocked_attention(
     return out.transpose(0, 2, 1, 3)
 
 
+def fused_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    key_lengths: jax.Array | None = None,
+    *,
+    bias: jax.Array | None = None,
+    implementation: str | None = None,
+) -> jax.Array:
+    """`jax.nn.dot_product_attention` in this module's conventions (see `blocked_attention`).
+
+    q: [batch, queries, heads, head_dim], already scaled by head_dim**-0.5; k, v: [batch,
+    keys, heads, head_dim]; key_lengths: [batch] int, the valid keys are a prefix (padding
+    masks here always are; cuDNN takes lengths natively); bias: additive, broadcastable to
+    [batch, heads, queries, keys] (the decoder's periodic ALiBi). implementation: "cudnn",
+    "xla" or None (see `fused_implementation`). Logits and softmax are float32 whatever the
+    input dtype. -> [batch, queries, heads, head_dim] in v's dtype.
+    """
+    if key_lengths is not None:
+        key_lengths = key_lengths.astype(jnp.int32)
+    if bias is not None:
+        bias = jnp.asarray(bias, jnp.float32 if implementation != "cudnn" else q.dtype)
+    return jax.nn.dot_product_attention(
+        q, k, v, bias=bias, scale=1.0, key_value_seq_lengths=key_lengths, implementation=implementation
+    ).astype(v.dtype)
+
+
 def _attend(q, k_t, v, bias):
     """q: [..., queries, d]; k_t: [..., d, keys]; v: [..., keys, d]; bias broadcasts to the logits."""
-    logits = jnp.matmul(q, k_t).astype(jnp.float32) + bias
+    logits = jnp.matmul(q, k_t, preferred_element_type=jnp.float32) + bias  # float32 even for bf16 inputs
     weights = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
     total = jnp.sum(weights, axis=-1, keepdims=True)
-    return (jnp.matmul(weights.astype(v.dtype), v) / total).astype(v.dtype)
+    return (jnp.matmul(weights.astype(v.dtype), v, preferred_element_type=jnp.float32) / total).astype(v.dtype)
 
 
 def _attend_in_row_blocks(q, k_t, v, key_bias, position_bias, rows: int):

@@ -5,6 +5,11 @@ transformer (SPEC section 2):
 - content: CNN output resampled to `frame_num` (30 fps), then projection + transformer;
 - emotion: CNN output resampled to int(T50 / 50 * 30), transformer, then the last hidden
   state resampled to `frame_num`; the classifier pools those frames.
+
+Under a 16-bit compute dtype, resampling (its interpolation weights and the blend) and
+pooling run in float32: a bf16 weight is off by up to 0.4%, and a bf16 sum over hundreds
+of frames by far more. The resampled float32 features go on into the next layer, which
+casts them to the compute dtype itself.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ class ContentEncoder(nnx.Module):
     def __call__(self, audio, num_samples, num_frames, max_frames: int, *, deterministic=True, rngs=None):
         """audio: [batch, samples]; num_samples, num_frames: [batch] int; -> [batch, max_frames, hidden]."""
         features, cnn_lengths = self.wav2vec2.extract_features(audio, num_samples)
-        features = sequence_ops.linear_resample(features, cnn_lengths, num_frames, max_frames)
+        features = sequence_ops.linear_resample(_float32(features), cnn_lengths, num_frames, max_frames)
         return self.wav2vec2.encode(features, num_frames, deterministic=deterministic, rngs=rngs)
 
 
@@ -47,8 +52,14 @@ class ClassificationHead(nnx.Module):
         return self.out_proj(x)
 
 
+def _float32(x: jax.Array) -> jax.Array:
+    """x in float32 (or wider): the precision resampling and pooling need."""
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
 def pool_frames(hidden: jax.Array, mask: jax.Array, mode: str) -> jax.Array:
-    """Masked temporal pooling. hidden: [batch, frames, H], mask: [batch, frames] -> [batch, H]."""
+    """Masked temporal pooling. hidden: [batch, frames, H], mask: [batch, frames] -> [batch, H] float32."""
+    hidden = _float32(hidden)
     if mode == "mean":
         return sequence_ops.masked_mean(hidden, mask[..., None])
     if mode == "sum":
@@ -78,9 +89,9 @@ class EmotionEncoder(nnx.Module):
         features, cnn_lengths = self.wav2vec2.extract_features(audio, num_samples)
         mid_lengths = sequence_ops.emotion_mid_length(cnn_lengths)
         mid_max = sequence_ops.emotion_mid_length(features.shape[1])
-        features = sequence_ops.linear_resample(features, cnn_lengths, mid_lengths, mid_max)
+        features = sequence_ops.linear_resample(_float32(features), cnn_lengths, mid_lengths, mid_max)
         hidden = self.wav2vec2.encode(features, mid_lengths, deterministic=deterministic, rngs=rngs)
-        hidden = sequence_ops.linear_resample(hidden, mid_lengths, num_frames, max_frames)
+        hidden = sequence_ops.linear_resample(_float32(hidden), mid_lengths, num_frames, max_frames)
         mask = sequence_ops.length_mask(num_frames, max_frames)
         logits = self.classifier(pool_frames(hidden, mask, self.pooling_mode), deterministic=deterministic, rngs=rngs)
         return hidden, logits

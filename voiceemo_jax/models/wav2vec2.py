@@ -24,7 +24,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
-from voiceemo_jax.models.attention import blocked_attention, use_blocked_attention
+from voiceemo_jax.models.attention import (
+    blocked_attention,
+    fused_attention,
+    fused_implementation,
+    use_blocked_attention,
+    use_fused_attention,
+)
 
 _ACTIVATIONS = {
     "gelu": lambda x: jax.nn.gelu(x, approximate=False),
@@ -143,12 +149,16 @@ class MaskedGroupNorm(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((num_channels,), jnp.float32))
 
     def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+        dtype = x.dtype
+        # Statistics in float32 whatever the compute dtype: bf16 sums over thousands of steps
+        # (a 10 s clip is 3199 steps after the first conv) lose most of their digits.
+        x = x.astype(jnp.promote_types(dtype, jnp.float32))
         mask = mask[..., None].astype(x.dtype)
         count = jnp.maximum(jnp.sum(mask, axis=1, keepdims=True), 1.0)
         mean = jnp.sum(x * mask, axis=1, keepdims=True) / count
         variance = jnp.sum(jnp.square(x - mean) * mask, axis=1, keepdims=True) / count
         normed = (x - mean) * jax.lax.rsqrt(variance + self.epsilon)
-        return normed * self.scale[...] + self.bias[...]
+        return (normed * self.scale[...].astype(x.dtype) + self.bias[...].astype(x.dtype)).astype(dtype)
 
 
 class ConvLayer(nnx.Module):
@@ -229,9 +239,9 @@ class WeightNormConv1d(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((channels,), jnp.float32))
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        v = self.weight_v[...]
+        v = self.weight_v[...].astype(jnp.float32)  # the norm in float32 (bf16 parameters too)
         norm = jnp.sqrt(jnp.sum(v * v, axis=(0, 1), keepdims=True))
-        weight = (self.weight_g[...] / norm) * v
+        weight = (self.weight_g[...].astype(jnp.float32) / norm) * v
         pad = self.kernel // 2
         y = jax.lax.conv_general_dilated(
             x,
@@ -283,7 +293,14 @@ class SelfAttention(nnx.Module):
         if use_blocked_attention(deterministic):  # inference on CPU: cache-sized pieces
             out = blocked_attention(q * head_dim**-0.5, k, v, key_mask)
             return self.out_proj(out.reshape(batch, length, hidden))
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q * head_dim**-0.5, k).astype(jnp.float32)
+        if use_fused_attention(deterministic):  # inference on GPU: cuDNN's fused kernel (bf16)
+            # key_mask is a length mask (a prefix of valid keys), so its count is the length.
+            key_lengths = jnp.sum(key_mask, axis=-1, dtype=jnp.int32)
+            implementation = fused_implementation(q.dtype)
+            out = fused_attention(q * head_dim**-0.5, k, v, key_lengths, implementation=implementation)
+            return self.out_proj(out.reshape(batch, length, hidden))
+        # float32 logits straight from the matmul: bf16 logits would round before the softmax.
+        logits = jnp.einsum("bqhd,bkhd->bhqk", q * head_dim**-0.5, k, preferred_element_type=jnp.float32)
         logits = jnp.where(key_mask[:, None, None, :], logits, jnp.finfo(jnp.float32).min)
         weights = jax.nn.softmax(logits, axis=-1).astype(x.dtype)
         weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
