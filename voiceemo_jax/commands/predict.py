@@ -75,7 +75,20 @@ def register(subparsers) -> None:
         metavar="S",
         help="context on each side of a window's core (default 3; multiple of 0.1)",
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="files per batch with --out-dir (default 8)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="files per batch with --out-dir (default 8; rounded up to a multiple of the local device count: "
+        "each batch is split over every device)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="parameters and activations in this dtype (default float32); bfloat16 keeps float32 where the "
+        "numerics need it (norm statistics, softmax, pooling, resampling); deviation in BENCHMARKS.md",
+    )
     parser.add_argument("--overwrite", action="store_true", help="with --out-dir: redo files already done")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -116,12 +129,12 @@ def run(args) -> int:
         raise UserError(f"--batch-size must be >= 1, not {args.batch_size}")
     window = window_config(args.window_seconds, args.context_seconds)
     emotion_audio = load_audio(args.emotion_audio) if args.emotion_audio else None
-    predictor = Predictor.from_checkpoint(args.checkpoint, window=window)
+    predictor = Predictor.from_checkpoint(args.checkpoint, window=window, dtype=args.dtype)
     predictor.check_controls(args.level, args.person)
     face_reader = _face_reader(args.face_classifier, predictor)
 
     def write(source, out_npy, prediction):
-        extra = {"windowed": window.to_dict() if prediction.windowed else None}
+        extra = {"windowed": window.to_dict() if prediction.windowed else None, "dtype": args.dtype}
         if face_reader is not None:
             extra["face_emotion"] = face_reader(prediction.outputs)
         return prediction_files.write_prediction(
@@ -178,7 +191,7 @@ def _run_many(args, predictor, emotion_audio, write) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
     )
-    print(f"{len(jobs)} input file(s) -> {args.out_dir}")
+    print(f"{len(jobs)} input file(s) -> {args.out_dir} (batches over {predictor.num_devices} device(s))")
     for line in summary.lines():
         print(line)
     return 1 if summary.failed else 0

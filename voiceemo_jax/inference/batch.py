@@ -7,7 +7,9 @@ or the file's stem>.npy and .json, the same pair a single-file run writes.
 Shapes: files are sorted by length and run in batches of `batch_size` rows padded to one
 of a few static lengths (`BUCKET_SECONDS`, up to the window), with short batches filled
 by repeating a row, so a folder of any mix of lengths compiles at most one program per
-bucket. Files longer than the window run windowed, one at a time.
+bucket. Each batch is split over every local device (`Predictor.predict_batch`), so
+`batch_size` is rounded up to a multiple of the device count. Files longer than the
+window run windowed, one at a time.
 
 Resumable: a file whose .npy and .json both exist is skipped (both are written
 atomically, so either both are whole or neither is there). A file that cannot be read
@@ -145,9 +147,13 @@ def run_batch(
     overwrite: bool = False,
     progress: bool = True,
 ) -> BatchSummary:
-    """Predicts every job not yet done. `write(job, prediction)` writes its two files."""
+    """Predicts every job not yet done. `write(job, prediction)` writes its two files.
+
+    batch_size: files per batch, rounded up to a multiple of `predictor.num_devices` (every
+    device gets the same number of rows)."""
     from tqdm import tqdm
 
+    batch_size = predictor.batch_rows(batch_size)
     summary = BatchSummary()
     todo = []
     for job in jobs:

@@ -5,9 +5,20 @@ different lengths compiles a handful of programs, not one per length; the paddin
 make the padded result identical to the unpadded one.
 
 Clips longer than the window (`DEFAULT_WINDOW`: 20 s windows, 3 s of context on each
-side of a 14 s core) run windowed (`windowed.py`): memory stays bounded whatever the
+side of a 14 s core) run windowed (`windows.py`): memory stays bounded whatever the
 length, and the encoders' cost grows linearly instead of quadratically. `window=None`
 turns this off (the whole clip in one pass, as the release does).
+
+Devices: a padded batch is split over every local device (a one-axis `data` mesh, the
+parameters replicated), its rows filled up to a multiple of the device count by
+repeating the last one; each device computes its rows exactly as one device computes
+them all.
+
+Precision: `dtype=jnp.bfloat16` (`voiceemo predict --dtype bfloat16`) stores the parameters
+and computes the activations in bf16 through the compute dtype the training side uses
+(`VoiceEmo(dtype=...)`, `model.dtype=bfloat16`), with float32 where the numerics need it:
+norm statistics, attention logits and softmax, emotion pooling, time resampling, the
+waveform normalisation and the returned outputs and logits.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.audio import check_audio
@@ -28,6 +41,7 @@ from voiceemo_jax.errors import UserError
 from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, plan_windows, predict_windowed
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.voiceemo import VoiceEmo
+from voiceemo_jax.training.model_setup import DTYPES
 
 DEFAULT_BUCKET_SECONDS = 1.0
 DEFAULT_WINDOW = WindowConfig(window_seconds=20.0, context_seconds=3.0)
@@ -56,7 +70,42 @@ def _forward(graphdef, params, audio, num_samples, level, person, emotion_audio,
     result = model(
         audio, num_samples, level, person, emotion_audio=emotion_audio, emotion_num_samples=emotion_num_samples
     )
-    return result["outputs"], result["emotion_logits"]
+    return result["outputs"].astype(jnp.float32), result["emotion_logits"].astype(jnp.float32)
+
+
+def compute_dtype(dtype) -> jnp.dtype:
+    """ "float32" / "bfloat16" / a jnp dtype / None (float32) -> the jnp dtype; ValueError otherwise."""
+    if dtype is None:
+        return jnp.dtype(jnp.float32)
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        dtype = DTYPES[dtype]
+    dtype = jnp.dtype(dtype)
+    if dtype not in {jnp.dtype(d) for d in DTYPES.values()}:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype}")
+    return dtype
+
+
+def with_dtype(model: VoiceEmo, dtype) -> VoiceEmo:
+    """`model` computing in `dtype`, its floating-point parameters stored in it too.
+
+    The compute dtype is a constructor option of the layers (as `model.dtype` in training),
+    so the module structure is rebuilt abstractly with it and given the cast parameters.
+    """
+    dtype = compute_dtype(dtype)
+    if dtype == jnp.float32:
+        return model
+    abstract = nnx.eval_shape(lambda: VoiceEmo(model.config, dtype=dtype, rngs=nnx.Rngs(0)))
+    graphdef, _ = nnx.split(abstract)
+    state = jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, nnx.state(model))
+    return nnx.merge(graphdef, state)
+
+
+def _fill_rows(array: np.ndarray, rows: int) -> np.ndarray:
+    """array [n, ...] -> [rows, ...], the last row repeated into the extra rows."""
+    fill = rows - len(array)
+    return array if fill == 0 else np.concatenate([array, np.repeat(array[-1:], fill, axis=0)])
 
 
 def pad_batch(
@@ -84,13 +133,23 @@ class Predictor:
         *,
         bucket_seconds: float = DEFAULT_BUCKET_SECONDS,
         window: WindowConfig | None = DEFAULT_WINDOW,
+        dtype=None,
+        devices: Sequence[jax.Device] | None = None,
     ):
-        """window: clips longer than window.window_seconds run windowed; None: never."""
+        """window: clips longer than window.window_seconds run windowed; None: never.
+        dtype: "float32" (default) or "bfloat16" (or the jnp dtype). devices: the devices a
+        batch is split over (default: every local device)."""
+        self.dtype = compute_dtype(dtype)
+        model = with_dtype(model, self.dtype)
         self.model = model
         self.config = model.config
+        devices = list(devices) if devices is not None else jax.local_devices()
+        self.mesh = jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+        self.batch_sharding = NamedSharding(self.mesh, P("data"))
         # Host (numpy) leaves would be copied to the device on every call (2.4 GB at release
-        # size); moved once here, for this predictor's window engine and decoder too.
-        nnx.update(model, jax.device_put(nnx.state(model)))
+        # size); moved once here, replicated on every device, for this predictor's window
+        # engine and decoder too.
+        nnx.update(model, jax.device_put(nnx.state(model), NamedSharding(self.mesh, P())))
         self.graphdef, self.params = nnx.split(model)
         self.bucket_samples = max(1, int(round(bucket_seconds * self.config.sample_rate_hz)))
         self.window = window
@@ -100,6 +159,15 @@ class Predictor:
     def from_checkpoint(cls, ckpt_dir: str | os.PathLike, **kwargs) -> Predictor:
         model, _ = checkpoint_io.load_model(ckpt_dir)
         return cls(model, **kwargs)
+
+    @property
+    def num_devices(self) -> int:
+        """Devices a batch is split over: batch sizes are best a multiple of this."""
+        return self.mesh.size
+
+    def batch_rows(self, batch_size: int) -> int:
+        """`batch_size` rounded up to a multiple of the device count."""
+        return -(-int(batch_size) // self.num_devices) * self.num_devices
 
     @property
     def emotion_labels(self) -> tuple[str, ...]:
@@ -152,7 +220,7 @@ class Predictor:
         emotion_audio: np.ndarray | None = None,
         name: str = "audio",
     ) -> Prediction:
-        """One clip of any length through overlapping windows (see `windowed.py`)."""
+        """One clip of any length through overlapping windows (see `windows.py`)."""
         check_audio(audio, min_samples=self.config.min_samples, name=name)
         self.check_controls(level, person)
         track = None
@@ -160,7 +228,7 @@ class Predictor:
             check_audio(emotion_audio, min_samples=self.config.min_samples, name=f"emotion audio for {name}")
             track = self.emotion_track(emotion_audio, sequence_ops.frames_for(len(audio)))
         outputs, logits = predict_windowed(self.engine, audio, level=level, person=person, emotion_track=track)
-        return Prediction(outputs, logits, self.emotion_labels, windowed=True)
+        return Prediction(np.asarray(outputs, np.float32), np.asarray(logits, np.float32), self.emotion_labels, True)
 
     def predict_batch(
         self,
@@ -176,7 +244,8 @@ class Predictor:
         """Each clip: [samples] float32 at 16 kHz. Returns one Prediction per clip, [T_i, D].
 
         pad_to / emotion_pad_to: pad to exactly this many samples (a static shape chosen by
-        the caller) instead of the next multiple of the bucket size.
+        the caller) instead of the next multiple of the bucket size. The batch runs split
+        over `num_devices`, with rows added (and dropped again) to fill the last device.
         """
         names = names or [f"clip {i}" for i in range(len(clips))]
         for clip, name, level, person in zip(clips, names, levels, persons):
@@ -189,16 +258,10 @@ class Predictor:
             for clip, name in zip(emotion_clips, names):
                 check_audio(clip, min_samples=self.config.min_samples, name=f"emotion audio for {name}")
             emo_audio, emo_lengths = pad_batch(emotion_clips, self.bucket_samples, emotion_pad_to)
-        outputs, logits = _forward(
-            self.graphdef,
-            self.params,
-            jnp.asarray(audio),
-            jnp.asarray(lengths),
-            jnp.asarray(np.asarray(levels, np.int32)),
-            jnp.asarray(np.asarray(persons, np.int32)),
-            jnp.asarray(emo_audio),
-            jnp.asarray(emo_lengths),
-        )
+        rows = self.batch_rows(len(clips))
+        inputs = (audio, lengths, np.asarray(levels, np.int32), np.asarray(persons, np.int32), emo_audio, emo_lengths)
+        inputs = [jax.device_put(_fill_rows(x, rows), self.batch_sharding) for x in inputs]
+        outputs, logits = _forward(self.graphdef, self.params, *inputs)
         outputs, logits = np.asarray(outputs), np.asarray(logits)
         return [
             Prediction(outputs[i, : sequence_ops.frames_for(n)].copy(), logits[i].copy(), self.emotion_labels)
