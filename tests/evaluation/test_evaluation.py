@@ -14,7 +14,8 @@ import soundfile
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS
 from voiceemo_jax.cli import main
 from voiceemo_jax.evaluation import face_regions, metrics
-from voiceemo_jax.evaluation import report as evaluation
+from voiceemo_jax.evaluation.evaluate import Evaluation, evaluate
+from voiceemo_jax.evaluation.labels import emotion_label_map
 from voiceemo_jax.inference.predictor import Prediction
 from voiceemo_jax.models.presets import RELEASE_EMOTIONS
 
@@ -58,8 +59,8 @@ def test_oracle_blendshape_evaluation_gives_the_known_metrics(synth_build):
         return emotion if "_level_1_" in clip_id else "sad"
 
     oracle = OraclePredictor(synth_build, 52, jaw_too_open, emotion_for)
-    options = evaluation.Evaluation(checkpoint="oracle", data_dir=synth_build.out, batch_size=3, progress=False)
-    result = evaluation.evaluate(options, predictor=oracle)
+    options = Evaluation(checkpoint="oracle", data_dir=synth_build.out, batch_size=3, progress=False)
+    result = evaluate(options, predictor=oracle)
     report = result.report
 
     test_ids = {c for c in synth_build.targets if c.startswith("kal_") and c.endswith("_001")}
@@ -117,7 +118,7 @@ def test_oracle_vertex_evaluation_uses_the_users_regions(vocaset_build, tmp_path
     (tmp_path / "lve.txt").write_text("2, 3")  # FaceFormer's format
     np.save(tmp_path / "eye.npy", np.array([True, True, False, False, False]))
     (tmp_path / "upper.json").write_text("[2, 4]")
-    options = evaluation.Evaluation(
+    options = Evaluation(
         checkpoint="oracle",
         data_dir=vocaset_build.out,
         lip_mask=tmp_path / "lve.txt",
@@ -125,7 +126,7 @@ def test_oracle_vertex_evaluation_uses_the_users_regions(vocaset_build, tmp_path
         upper_face_mask=tmp_path / "upper.json",
         progress=False,
     )
-    report = evaluation.evaluate(options, predictor=oracle).report
+    report = evaluate(options, predictor=oracle).report
     assert report["target_kind"] == "vertex_offsets" and report["num_clips"] == 2
     vertex = report["vertex_metrics"]
     assert vertex["lve"] == pytest.approx(1e-4, rel=1e-3)  # 0.01^2 on vertex 2, every frame
@@ -143,7 +144,7 @@ def test_oracle_vertex_evaluation_uses_the_users_regions(vocaset_build, tmp_path
     assert report["emotion"]["accuracy"] == 1.0  # VOCASET is all "neutral"
     assert vertex["regions"]["lip"] == {"vertices": 2, "source": str(tmp_path / "lve.txt")}
 
-    bare = evaluation.evaluate(evaluation.Evaluation("oracle", vocaset_build.out, progress=False), predictor=oracle)
+    bare = evaluate(Evaluation("oracle", vocaset_build.out, progress=False), predictor=oracle)
     assert bare.report["vertex_metrics"]["lve"] is None
     assert "--lip-mask" in bare.report["vertex_metrics"]["lve_skipped"]
 
@@ -237,7 +238,7 @@ def test_rig_flag_is_refused_for_vertex_datasets(vocaset_build, vertex_checkpoin
 
 
 def test_emotion_names_are_matched_through_aliases():
-    mapping = evaluation.emotion_label_map(("fearful", "calm", "Surprised", "disgusted", "happy"), RELEASE_EMOTIONS)
+    mapping = emotion_label_map(("fearful", "calm", "Surprised", "disgusted", "happy"), RELEASE_EMOTIONS)
     np.testing.assert_array_equal(mapping, [2, -1, 6, 1, 3])
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from tests.face_emotion.face_fixtures import split_clips
 from voiceemo_jax.cli import main
-from voiceemo_jax.evaluation import report
+from voiceemo_jax.evaluation.evaluate import Evaluation, evaluate
+from voiceemo_jax.evaluation.report import summary_lines
 from voiceemo_jax.inference.predictor import Prediction
 from voiceemo_jax.models.presets import RELEASE_EMOTIONS
 
@@ -33,10 +34,10 @@ class FixedFacePredictor:
 
 def _evaluate(build, classifier, face):
     predictor = FixedFacePredictor(split_clips(build, "test"), face)
-    options = report.Evaluation(
+    options = Evaluation(
         checkpoint="fixed", data_dir=build, split="test", batch_size=4, progress=False, face_classifier=classifier
     )
-    return report.evaluate(options, predictor=predictor).report
+    return evaluate(options, predictor=predictor).report
 
 
 def test_faces_that_match_the_ground_truth_reach_the_ceiling(fixture_build, trained_classifier):
@@ -68,7 +69,7 @@ def test_an_expressionless_face_scores_below_the_ceiling(fixture_build, trained_
     expected = np.mean([t == generated[0] for t in true])
     assert face["generated"]["accuracy"] == pytest.approx(expected)
     assert face["generated"]["accuracy"] < 0.2 < face["ground_truth"]["accuracy"]
-    assert any("emotion read from the face" in line for line in report.summary_lines(report))
+    assert any("emotion read from the face" in line for line in summary_lines(report))
 
 
 def test_eval_command_reports_both_accuracies(fixture_build, trained_classifier, tmp_path, capsys):

@@ -52,13 +52,14 @@ def run(args) -> int:
 
     from voiceemo_jax.errors import UserError
     from voiceemo_jax.evaluation import report
+    from voiceemo_jax.evaluation.evaluate import Evaluation, evaluate
 
     if args.max_clips is not None and args.max_clips < 1:
         raise UserError(f"--max-clips must be >= 1, got {args.max_clips}")
     if args.out and Path(args.out).exists() and not (Path(args.out) / "report.json").is_file():
         # Checked before the (long) run: write_report would refuse it at the end.
         raise UserError(f"--out {args.out} exists and is not an evaluation report folder")
-    options = report.Evaluation(
+    options = Evaluation(
         checkpoint=args.checkpoint,
         data_dir=args.data,
         split=args.split,
@@ -73,7 +74,7 @@ def run(args) -> int:
         progress=not args.no_progress,
         face_classifier=args.face_classifier,
     )
-    result = report.evaluate(options)
+    result = evaluate(options)
     out = args.out or f"eval_{result.report['dataset']}_{args.split}"
     written = report.write_report(result, out)
     for line in report.summary_lines(result.report):

@@ -102,7 +102,8 @@ def plot_confusion(
 
 
 def write_plots(result, out_dir: Path) -> list[str]:
-    """Writes every plot the result has data for into out_dir; returns the file names."""
+    """Writes every plot the result (a `report.EvaluationResult`) has data for into out_dir; returns the
+    file names."""
     report, written = result.report, []
     if result.example is not None and report["target_kind"] == "arkit":
         plot_channel_curves(out_dir / "curves.png", result.example.clip_id, result.example.outputs,

@@ -210,7 +210,7 @@ def face_label_map(dataset_emotions: Sequence[str], classifier_labels: Sequence[
 
     Raises UserError when no dataset emotion is one of the classifier's labels.
     """
-    from voiceemo_jax.evaluation.report import emotion_label_map
+    from voiceemo_jax.evaluation.labels import emotion_label_map
 
     label_map = emotion_label_map(dataset_emotions, classifier_labels)
     if not np.any(label_map >= 0):

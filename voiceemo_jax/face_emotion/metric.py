@@ -22,7 +22,7 @@ from voiceemo_jax.evaluation import metrics
 class FaceEmotionMetric:
     """Reads every evaluated clip's generated and ground-truth animation, a batch at a time.
 
-    `add(clip, entry)` takes an `evaluation.ClipOutput` and its per-clip report entry (which
+    `add(clip, entry)` takes an `evaluation.model_outputs.ClipOutput` and its per-clip report entry (which
     gains "face_emotion_generated" / "face_emotion_ground_truth"); `report()` is the
     "face_emotion" section of the evaluation report.
     """

@@ -47,7 +47,7 @@ def read_split(data_dir, split: str, labels: tuple[str, ...]) -> tuple[list[np.n
     """-> (each clip's audio [samples] float32, model label index [N]) of a split's clips
     whose emotion the model knows."""
     from data_pipelines.loading.input_pipeline import make_eval_iterator
-    from voiceemo_jax.evaluation.report import emotion_label_map
+    from voiceemo_jax.evaluation.labels import emotion_label_map
 
     iterator = make_eval_iterator(data_dir, split, batch_size=16)
     label_map = emotion_label_map(iterator.metadata.emotions, labels)
