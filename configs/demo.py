@@ -4,12 +4,12 @@ Reproduces `voiceemo_jax/demo_assets/model` (what `voiceemo demo` runs) on a 2-c
 
     voiceemo data synth --out corpus --hours 2 --seed 0
     voiceemo data build --dataset synth --root corpus --out data/synth
-    python -m voiceemo_jax.training.emotion_encoder --config configs/demo.py --data data/synth \
-        --out runs/demo/emotion_encoder
+    voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
     voiceemo train --config configs/demo.py --workdir runs/demo --config.data.dir=data/synth
 
-runs/demo/model is the shipped model. Two stages: the first trains the emotion encoder
-alone as a classifier on random 2 s crops (`voiceemo_jax/training/emotion_encoder.py`:
+runs/demo/model is the shipped model. Two stages: the first (configs/emotion_encoder.py,
+which builds this config's model) trains the emotion encoder alone as a classifier on
+random 2 s crops into runs/demo/emotion_encoder (`voiceemo_jax/training/emotion_encoder.py`:
 trained inside the full model it memorised the training sentences and recognised 67% of
 held-out ones); the second is the usual cross-reconstruction training of the rest, which
 starts from that checkpoint (`init_from`) with the emotion encoder frozen, so the decoder

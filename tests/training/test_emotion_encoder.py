@@ -1,14 +1,17 @@
-"""The emotion-encoder pre-training stage (`voiceemo_jax.training.emotion_encoder`): random
-crops come from inside their clips, only the emotion encoder differs from a fresh model, the
-output is a normal model folder the main training can start from, and an existing folder is
-refused."""
+"""The emotion-encoder pre-training stage (`voiceemo train --config configs/emotion_encoder.py`):
+random crops come from inside their clips, only the emotion encoder differs from a fresh
+model, the output is a normal model folder the main training can start from, and an existing
+one is refused."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from voiceemo_jax import checkpoint_io
+from voiceemo_jax.cli import main
 from voiceemo_jax.training import emotion_encoder, initialization, model_setup
+from voiceemo_jax.training.config_loading import load_config
 
 
 def test_random_crops_are_windows_of_their_clips():
@@ -22,17 +25,28 @@ def test_random_crops_are_windows_of_their_clips():
         np.testing.assert_array_equal(row, clips[1][start : start + 16])
 
 
+def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_from():
+    config = load_config("configs/emotion_encoder.py")
+    assert config.task == "emotion_encoder" and config.model.size == "demo" and config.train.num_steps == 3500
+    assert load_config("configs/demo.py").init_from == f"runs/demo/{emotion_encoder.OUTPUT_FOLDER}"
+    assert load_config("configs/emotion_encoder.py:tiny,steps=7").train.num_steps == 7
+    with pytest.raises(Exception, match="not a model config"):
+        load_config("configs/emotion_encoder.py:no_such_config")
+
+
 def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture_build, param_leaves, tmp_path, capsys):
-    from configs.tiny import get_config
     from data_pipelines.records.schema import load_metadata
 
-    out = tmp_path / "encoder"
-    argv = ["--config", "configs/tiny.py", "--data", str(fixture_build), "--out", str(out), "--steps", "30"]
-    assert emotion_encoder.main(argv + ["--seed", "3"]) == 0
+    workdir = tmp_path / "run"
+    data = ["--config.data.fixture=false", f"--config.data.dir={fixture_build}"]  # the session's build
+    argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(workdir), *data]
+    argv += ["--config.train.num_steps=30"]
+    assert main(argv + ["--config.train.seed=3"]) == 0
     assert "best validation accuracy" in capsys.readouterr().out
+    out = workdir / "emotion_encoder"
     model, meta = checkpoint_io.load_model(out)
     assert meta["source"]["kind"] == "voiceemo-emotion-encoder" and meta["source"]["best_step"] == 30
-    config = get_config()
+    config = load_config("configs/tiny.py")
     fresh = initialization.new_model(
         model_setup.build_model_config(config, load_metadata(fixture_build)), 3, **model_setup.model_kwargs(config)
     )
@@ -43,6 +57,6 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     assert any("classifier" in k for k in changed) and any("feature_extractor" in k for k in changed)
     # An existing folder is refused and left as it was.
     before = sorted(p.name for p in out.rglob("*"))
-    assert emotion_encoder.main(argv) == 2
+    assert main(argv) == 2
     assert "already exists" in capsys.readouterr().err
     assert sorted(p.name for p in out.rglob("*")) == before

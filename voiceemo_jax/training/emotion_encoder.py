@@ -1,25 +1,25 @@
 """First training stage: the emotion encoder alone, as an emotion classifier on random crops.
 
-    python -m voiceemo_jax.training.emotion_encoder --config configs/demo.py \
-        --data data/synth --out runs/demo/emotion_encoder
+    voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
 
 A small wav2vec2 trained from scratch inside the full model learns the emotion from 8
 clips per step while the animation losses pull on it too; on the synthetic corpus it
 reaches 91% on the training sentences and about 65% on held-out ones: it memorises
 sentences. This stage trains the emotion encoder (wav2vec2 + classifier head over its
-mean-pooled frames) on its own, on random crops of the training clips (CROP_SECONDS),
-so no crop shows a whole sentence and the encoder must rely on the voice's prosody. It
-keeps the parameters with the best accuracy on whole clips of the validation split.
+mean-pooled frames) on its own, on random crops of the training clips
+(`config.data.crop_seconds`), so no crop shows a whole sentence and the encoder must rely
+on the voice's prosody. It keeps the parameters with the best accuracy on whole clips of
+the validation split.
 
-Output: a model checkpoint (`voiceemo predict` reads it; everything but the emotion
-encoder is the fresh initialisation of `--seed`) that the main training starts from with
-`init_from`, keeping the emotion encoder frozen (`configs/demo.py`).
+Output: WORKDIR/emotion_encoder, a model checkpoint (`voiceemo predict` reads it; everything
+but the emotion encoder is the fresh initialisation of `config.train.seed`) that the main
+training starts from with `init_from`, keeping the emotion encoder frozen (`configs/demo.py`).
+The hyper-parameters are configs/emotion_encoder.py's; `trainer.train_and_evaluate` hands
+configs with `task = "emotion_encoder"` to `train_and_evaluate` here.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -33,14 +33,7 @@ from voiceemo_jax import checkpoint_io
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.models import sequence_ops
 
-CROP_SECONDS = 2.0
-BATCH_SIZE = 16
-STEPS = 3500
-EVAL_EVERY = 250
-LEARNING_RATE = 1e-3
-WARMUP_STEPS = 200
-WEIGHT_DECAY = 0.01
-LABEL_SMOOTHING = 0.05
+OUTPUT_FOLDER = "emotion_encoder"  # inside the workdir
 
 
 def read_split(data_dir, split: str, labels: tuple[str, ...]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -101,22 +94,34 @@ def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int
     return correct / len(clips)
 
 
-def pretrain(config, data_dir, out, *, steps: int = STEPS, seed: int = 0, log=print) -> dict:
+def pretrain(config, data_dir, out, *, log=print) -> dict:
+    """Trains the emotion encoder of `config`'s model on `data_dir` and saves the model to `out`.
+
+    -> {"best_step", "validation_accuracy", "train_accuracy", "history", "seconds"}."""
     from data_pipelines.records.schema import load_metadata
     from voiceemo_jax.training import initialization, model_setup
 
+    train = config.train
+    steps, seed, batch_size = int(train.num_steps), int(train.seed), int(train.per_process_batch_size)
+    if steps < 1 or batch_size < 1 or train.eval_every < 1:
+        raise UserError("config.train.num_steps, per_process_batch_size and eval_every must be >= 1")
     metadata = load_metadata(data_dir)
     model_config = model_setup.build_model_config(config, metadata)
     model = initialization.new_model(model_config, seed, **model_setup.model_kwargs(config))
     labels = model_config.emotion_labels
-    train_clips, train_targets = read_split(data_dir, "train", labels)
-    val_clips, val_targets = read_split(data_dir, "validation", labels)
+    train_clips, train_targets = read_split(data_dir, config.data.train_split, labels)
+    val_clips, val_targets = read_split(data_dir, config.data.eval_split, labels)
     log(f"emotion_encoder: {len(train_clips)} training clips, {len(val_clips)} validation clips")
 
     graphdef, params = nnx.split(model.emotion_encoder, nnx.Param)
     params = nnx.to_pure_dict(params)
-    schedule = optax.warmup_cosine_decay_schedule(0.0, LEARNING_RATE, WARMUP_STEPS, max(steps, WARMUP_STEPS + 1))
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, b1=0.9, b2=0.98, weight_decay=WEIGHT_DECAY))
+    warmup = int(train.warmup_steps)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, train.learning_rate, warmup, max(steps, warmup + 1))
+    opt = optax.chain(
+        optax.clip_by_global_norm(train.grad_clip_norm),
+        optax.adamw(schedule, b1=0.9, b2=0.98, weight_decay=train.weight_decay),
+    )
+    label_smoothing = float(config.loss.label_smoothing)
     num_labels = len(labels)
 
     @jax.jit
@@ -124,7 +129,7 @@ def pretrain(config, data_dir, out, *, steps: int = STEPS, seed: int = 0, log=pr
         def loss_fn(p):
             encoder = nnx.merge(graphdef, nnx.State(p))
             logits = _logits(encoder, audio, num_samples, deterministic=False, rngs=nnx.Rngs(dropout=key))
-            smoothed = optax.smooth_labels(jax.nn.one_hot(targets, num_labels), LABEL_SMOOTHING)
+            smoothed = optax.smooth_labels(jax.nn.one_hot(targets, num_labels), label_smoothing)
             return optax.softmax_cross_entropy(logits, smoothed).mean()
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
@@ -134,18 +139,18 @@ def pretrain(config, data_dir, out, *, steps: int = STEPS, seed: int = 0, log=pr
     rng = np.random.default_rng(seed)
     key = jax.random.key(seed)
     opt_state = opt.init(params)
-    crop = round(CROP_SECONDS * 16000)
+    crop = round(config.data.crop_seconds * sequence_ops.SAMPLE_RATE_HZ)
     best = (-1.0, 0, params)
     history, losses, started = [], [], time.perf_counter()
     for i in range(1, steps + 1):
-        rows = rng.integers(0, len(train_clips), BATCH_SIZE)
+        rows = rng.integers(0, len(train_clips), batch_size)
         audio, lengths = random_crops(train_clips, rng, rows, crop)
         params, opt_state, loss = step(
             params, opt_state, jnp.asarray(audio), jnp.asarray(lengths), jnp.asarray(train_targets[rows]),
             jax.random.fold_in(key, i),
         )  # fmt: skip
         losses.append(float(loss))
-        if i % EVAL_EVERY == 0 or i == steps:
+        if i % train.eval_every == 0 or i == steps:
             val = accuracy(graphdef, params, val_clips, val_targets)
             history.append({"step": i, "loss": float(np.mean(losses)), "validation_accuracy": val})
             log(f"emotion_encoder: step {i}/{steps}  loss {np.mean(losses):.3f}  validation accuracy {val:.1%}  "
@@ -156,33 +161,31 @@ def pretrain(config, data_dir, out, *, steps: int = STEPS, seed: int = 0, log=pr
     nnx.update(model.emotion_encoder, nnx.State(best[2]))
     train_acc = accuracy(graphdef, best[2], train_clips, train_targets)
     source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "steps": steps, "best_step": best[1],
-              "crop_seconds": CROP_SECONDS, "batch_size": BATCH_SIZE, "seed": seed}  # fmt: skip
+              "crop_seconds": config.data.crop_seconds, "batch_size": batch_size, "seed": seed}  # fmt: skip
     checkpoint_io.save_model(model, out, source=source, overwrite=False)
     return {"best_step": best[1], "validation_accuracy": best[0], "train_accuracy": train_acc, "history": history,
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
-def main(argv=None) -> int:
-    from voiceemo_jax.training.config_loading import load_config
+def train_and_evaluate(config, workdir: str | Path) -> dict:
+    """`voiceemo train --config configs/emotion_encoder.py`: pre-trains into WORKDIR/emotion_encoder.
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", required=True, help="the training config whose model this initialises")
-    parser.add_argument("--data", required=True, type=Path, help="a `voiceemo data build` output with emotions")
-    parser.add_argument("--out", required=True, type=Path, help="new model folder (must not exist)")
-    parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        if args.out.exists():
-            raise UserError(f"{args.out} already exists; choose a new --out")
-        report = pretrain(load_config(args.config), args.data, args.out, steps=args.steps, seed=args.seed)
-    except UserError as error:
-        print(f"emotion_encoder: error: {error}", file=sys.stderr)
-        return 2
+    Raises UserError when that folder exists (a finished stage is not re-run over), with no
+    data, or under more than one process (the stage runs on one host)."""
+    if jax.process_count() > 1:
+        raise UserError("the emotion-encoder stage runs in one process: drop --num-processes/--coordinator")
+    workdir = Path(workdir).absolute()
+    out = workdir / OUTPUT_FOLDER
+    if out.exists():
+        raise UserError(f"{out} already exists: the emotion encoder is trained; choose another --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    if config.data.get("fixture", False):
+        from data_pipelines.sources.learnable_fixture import ensure_fixture_build
+
+        config.data.dir = str(ensure_fixture_build(workdir / "fixture_data", seed=config.train.seed))
+    if not config.data.dir:
+        raise UserError("config.data.dir is empty: pass --config.data.dir=DIR (a `voiceemo data build` output)")
+    report = pretrain(config, config.data.dir, out)
     print(f"emotion_encoder: best validation accuracy {report['validation_accuracy']:.1%} at step "
-          f"{report['best_step']} (train {report['train_accuracy']:.1%}); wrote {args.out}")  # fmt: skip
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+          f"{report['best_step']} (train {report['train_accuracy']:.1%}); wrote {out}")  # fmt: skip
+    return report

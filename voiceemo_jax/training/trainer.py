@@ -4,7 +4,8 @@ Start-up order: workdir checkpoint (resume) -> `config.resume_from` (another run
 checkpoint folder) -> `config.init_from` (converted release checkpoint, encoder
 checkpoint or Hugging Face wav2vec2 folder) -> scratch. With `config.loss.face_emotion > 0`
 the frozen face classifier `config.face_classifier` adds the emotion-consistency loss.
-A config with `task = "face_emotion"` (configs/face_emotion.py) trains that classifier instead.
+A config with `task = "face_emotion"` (configs/face_emotion.py) trains that classifier instead,
+one with `task = "emotion_encoder"` (configs/emotion_encoder.py) pre-trains the emotion encoder.
 State is created abstract-first (`jax.eval_shape` -> shardings -> `jit(init,
 out_shardings=...)`), the step is `jit`-compiled with explicit in/out shardings and
 donates the train state.
@@ -259,6 +260,10 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
         writer.print(
             f"emotion-consistency loss (weight {config.loss.face_emotion}) from {face_emotion.path}"
             + (f"; no classifier label for {', '.join(unread)} (those clips get none)" if unread else "")
+    if config.get("task", "voiceemo") == "emotion_encoder":
+        from voiceemo_jax.training import emotion_encoder
+
+        return emotion_encoder.train_and_evaluate(config, workdir)
         )
     state, start_step = initialization.initial_state(
         config, workdir, checkpoints, fns.init_state, fns.abstract_state, fns.state_shardings, train_iter,

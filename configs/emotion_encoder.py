@@ -1,0 +1,44 @@
+"""The emotion encoder's pre-training: the first stage of the demo recipe (configs/demo.py).
+
+voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
+voiceemo train --config configs/emotion_encoder.py:tiny --workdir /tmp/enc   # tiny model, learnable fixture, CPU
+
+Trains the emotion encoder (wav2vec2 + classifier over its mean-pooled frames) of the model
+another config builds (the arg names it: `demo`, the default, or `tiny`, `synth`, ...) alone,
+as an emotion classifier on random 2 s crops of the training clips, and keeps the parameters
+with the best whole-clip accuracy on the validation split. Writes WORKDIR/emotion_encoder: a
+model folder (every part but the emotion encoder is the fresh initialisation of
+`train.seed`) that the main training starts from with `init_from`, the emotion encoder
+frozen (configs/demo.py). Args: the model's config name, `steps=N`.
+"""
+
+import importlib
+import importlib.util
+
+import ml_collections
+
+from configs.common import parse_arg
+
+
+def get_config(arg: str | None = None):
+    options = parse_arg(arg)
+    name = options.get("variant", "demo")
+    if name == "emotion_encoder" or not importlib.util.find_spec(f"configs.{name}"):
+        raise ValueError(f"configs/emotion_encoder.py: {name!r} is not a model config (e.g. demo, tiny, synth)")
+    config = importlib.import_module(f"configs.{name}").get_config()
+    config.task = "emotion_encoder"  # `train_and_evaluate` dispatches on this
+    config.model_config = name
+    config.init_from = ""  # the stage starts from scratch: it is what the main training's init_from names
+    config.model.freeze_emotion_encoder = False
+
+    config.data.crop_seconds = 2.0  # no crop shows a whole sentence: the encoder must read the voice
+    config.train.per_process_batch_size = 16
+    config.train.num_steps = int(options.get("steps", 3500))
+    config.train.learning_rate = 1e-3
+    config.train.warmup_steps = 200
+    config.train.weight_decay = 0.01
+    config.train.grad_clip_norm = 1.0
+    config.train.eval_every = 250  # whole-clip validation accuracy; the best step's parameters are kept
+    config.loss = ml_collections.ConfigDict()
+    config.loss.label_smoothing = 0.05
+    return config
