@@ -224,6 +224,10 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
         from voiceemo_jax.face_emotion import training as face_training
 
         return face_training.train_and_evaluate(config, workdir)
+    if config.get("task", "voiceemo") == "emotion_encoder":
+        from voiceemo_jax.training import emotion_encoder
+
+        return emotion_encoder.train_and_evaluate(config, workdir)
 
     workdir = Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -260,10 +264,6 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
         writer.print(
             f"emotion-consistency loss (weight {config.loss.face_emotion}) from {face_emotion.path}"
             + (f"; no classifier label for {', '.join(unread)} (those clips get none)" if unread else "")
-    if config.get("task", "voiceemo") == "emotion_encoder":
-        from voiceemo_jax.training import emotion_encoder
-
-        return emotion_encoder.train_and_evaluate(config, workdir)
         )
     state, start_step = initialization.initial_state(
         config, workdir, checkpoints, fns.init_state, fns.abstract_state, fns.state_shardings, train_iter,
