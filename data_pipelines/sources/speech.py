@@ -227,9 +227,11 @@ def scan(
         shutil.rmtree(work, ignore_errors=True)
         raise
 
+    # One content id per distinct word sequence among the aligned recordings (punctuation and case aside).
     sentence_texts = {}
-    for recording in recordings:
-        sentence_texts.setdefault(" ".join(recording.words), recording.text)
+    for recording, reason in zip(recordings, reasons):
+        if reason is None:
+            sentence_texts.setdefault(" ".join(recording.words), recording.text)
     sentence_ids = {key: i for i, key in enumerate(sorted(sentence_texts))}
     clips = []
     for recording, job, reason in zip(recordings, jobs, reasons):
