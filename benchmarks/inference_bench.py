@@ -3,7 +3,7 @@
     voiceemo bench inference [--size release|tiny] [--seconds 2 10 60] [--batch-sizes 1 8] [--json OUT]
     python -m benchmarks.inference_bench ...   (same flags)
 
-Both sides hold identical random weights: the PyTorch reference (`voiceemo_jax.torch_reference`,
+Both sides hold identical random weights: the PyTorch reference (`voiceemo_jax.testing.torch_reference`,
 the release's structure, which runs one clip at a time) is built first and its state dict is
 converted into the JAX model with the release converter, so the benchmark also reports how far
 the two outputs are apart. fp32 on both sides; PyTorch gets as many threads as XLA's CPU
@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import process_probe
+from voiceemo_jax.testing.flops import predictor_gflop
+from voiceemo_jax.testing.signals import speech_like
 
 SAMPLE_RATE_HZ = 16000
 
@@ -107,44 +109,6 @@ def build_models(size: str, seed: int = 0, max_seconds: float = 20.0):
     return Predictor(model), reference
 
 
-def speech_like(num_samples: int, seed: int = 0) -> np.ndarray:
-    """Harmonics with a moving pitch under a syllable envelope, plus noise: [samples] float32."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(num_samples) / SAMPLE_RATE_HZ
-    phase = 2 * np.pi * np.cumsum(120 + 40 * np.sin(2 * np.pi * 0.7 * t + seed)) / SAMPLE_RATE_HZ
-    voiced = sum(np.sin(k * phase) / k for k in range(1, 6))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * t) ** 2
-    return (0.2 * voiced * envelope + 0.02 * rng.standard_normal(num_samples)).astype(np.float32)
-
-
-def _program_gflop(predictor, clips) -> float:
-    """FLOPs of the JAX forward for this batch shape (XLA cost analysis), traced with whole
-    attention: the blocked form's loops would be counted once, not once per block."""
-    import jax
-    import jax.numpy as jnp
-
-    from voiceemo_jax.inference.predictor import _forward, pad_batch
-    from voiceemo_jax.models.attention import whole_attention
-
-    audio, lengths = pad_batch(clips, predictor.bucket_samples)
-    ones = jnp.ones(len(clips), jnp.int32)
-    args = (jnp.asarray(audio), jnp.asarray(lengths), ones, ones, jnp.asarray(audio), jnp.asarray(lengths))
-
-    def forward(*a):  # a new function object: JAX's trace caches would hand back the blocked trace
-        return _forward.__wrapped__(*a)
-
-    with whole_attention():
-        lowered = jax.jit(forward, static_argnums=(0,)).lower(predictor.graphdef, predictor.params, *args)
-    return xla_flops(lowered.compile()) / 1e9
-
-
-def xla_flops(compiled) -> float:
-    """FLOPs XLA counts in a compiled program (0 where the backend gives no cost analysis)."""
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float((cost or {}).get("flops", 0.0))
-
-
 def bench_one(predictor, reference, size: str, seconds: float, batch: int, repeats: int, memory: bool = True) -> Row:
     from voiceemo_jax.models import sequence_ops
 
@@ -167,7 +131,7 @@ def bench_one(predictor, reference, size: str, seconds: float, batch: int, repea
         jax_times.append(_timed(run_jax))
         torch_times.append(_timed(run_torch))
     jax_s, torch_s = statistics.median(jax_times), statistics.median(torch_times)
-    gflop = _program_gflop(predictor, clips)
+    gflop = predictor_gflop(predictor, clips)
     peaks = {"jax": {}, "torch": {}}
     if memory:  # fresh processes, one at a time: nothing else runs beside the timed calls above
         for side in peaks:
@@ -303,7 +267,18 @@ def main_from_args(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.inference_bench`: `voiceemo bench inference` (bad flags: one line, exit 2)."""
+    from voiceemo_jax.errors import UserError
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    raise SystemExit(main_from_args(parser.parse_args()))
+    try:
+        return main_from_args(parser.parse_args(argv))
+    except UserError as error:
+        print(f"inference_bench: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

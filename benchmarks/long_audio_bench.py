@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import shown_path
-from benchmarks.inference_bench import speech_like
 from voiceemo_jax.atomic_files import write_text
+from voiceemo_jax.testing.signals import speech_like
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 GEOMETRIES = {  # name -> (window, context, hop or None)

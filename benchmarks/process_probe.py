@@ -58,9 +58,9 @@ def _prepare_jax(size: str, clips, windowed: bool):
     """-> (a function that runs the clips, seconds spent preparing)."""
     import jax.numpy as jnp
 
-    from benchmarks.inference_bench import speech_like
     from voiceemo_jax.inference.predictor import Predictor, _forward, pad_batch
     from voiceemo_jax.testing.random_models import random_model
+    from voiceemo_jax.testing.signals import speech_like
 
     model = random_model(size, seed=0)
     start = time.perf_counter()
@@ -99,8 +99,8 @@ def run_probe(
     """In this process: prepare, reset the high-water mark, run once (memory), then up to
     `repeats` more runs while the time spent stays under `repeat_budget_s` (their median is
     `run_seconds`; with none, the first run's time)."""
-    from benchmarks.inference_bench import speech_like
     from voiceemo_jax.models import sequence_ops
+    from voiceemo_jax.testing.signals import speech_like
 
     num_samples = int(round(seconds * SAMPLE_RATE_HZ))
     clips = [speech_like(num_samples, seed=i) for i in range(batch)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from benchmarks import process_probe
@@ -124,7 +125,18 @@ def main_from_args(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """`python -m benchmarks.scaling_bench`: `voiceemo bench scaling` (bad flags: one line, exit 2)."""
+    from voiceemo_jax.errors import UserError
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    raise SystemExit(main_from_args(parser.parse_args()))
+    try:
+        return main_from_args(parser.parse_args(argv))
+    except UserError as error:
+        print(f"scaling_bench: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,24 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def synthetic_triplet_batch(batch_size: int, samples: int = 12800, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    frames = -(-samples * 30 // 16000)
-
-    def clip(offset):
-        lengths = rng.integers(samples // 2, samples + 1, batch_size).astype(np.int32)
-        audio = rng.standard_normal((batch_size, samples)).astype(np.float32) * 0.1
-        audio[np.arange(samples)[None] >= lengths[:, None]] = 0.0
-        num_frames = (-(-lengths * 30 // 16000)).astype(np.int32)
-        targets = rng.uniform(0, 1, (batch_size, frames, 52)).astype(np.float32)
-        targets[np.arange(frames)[None] >= num_frames[:, None]] = 0.0
-        labels = {k: rng.integers(0, 7, batch_size).astype(np.int32) for k in ("emotion", "content")}
-        return {"audio": audio, "num_samples": lengths, "targets": targets, "num_frames": num_frames,
-                "level": (np.arange(batch_size) % 2).astype(np.int32), "person": np.zeros(batch_size, np.int32),
-                **labels}  # fmt: skip
-
-    return {"x11": clip(0), "x12": clip(1), "x21": clip(2)}
+from voiceemo_jax.testing.batches import synthetic_triplet_batch
 
 
 @dataclasses.dataclass
@@ -61,9 +44,9 @@ class TrainRow:
 def bench_size(size: str, batch: int, seconds: float, steps: int, peak_tflops: float) -> TrainRow:
     import jax
 
-    from benchmarks.inference_bench import xla_flops
     from configs.tiny import get_config
     from voiceemo_jax.models import presets
+    from voiceemo_jax.testing.flops import xla_flops
     from voiceemo_jax.training import sharding, trainer
 
     config = get_config()

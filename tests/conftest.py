@@ -72,6 +72,6 @@ def release(request, tmp_path_factory) -> ReleaseFixture:
 def speech_like():
     """Deterministic speech-like test signals at 16 kHz (harmonics with a moving pitch + noise):
     `speech_like(num_samples, seed=0) -> [samples] float32`, the benchmarks' signal."""
-    from benchmarks.inference_bench import speech_like as make
+    from voiceemo_jax.testing.signals import speech_like as make
 
     return make

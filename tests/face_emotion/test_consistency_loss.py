@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from benchmarks.train_bench import synthetic_triplet_batch
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.face_emotion import loading as face_loading
 from voiceemo_jax.face_emotion.model import FaceEmotionClassifier, FaceEmotionConfig
 from voiceemo_jax.models import presets
 from voiceemo_jax.models.voiceemo import VoiceEmo
+from voiceemo_jax.testing.batches import synthetic_triplet_batch
 from voiceemo_jax.training import objective
 
 DATASET_EMOTIONS = presets.RELEASE_EMOTIONS  # the synthetic batch's emotion ids 0..6 index these

@@ -96,10 +96,10 @@ def test_predict_json_gains_the_emotion_read_from_the_face(trained_classifier, t
     """`voiceemo predict --face-classifier CKPT`: the face's emotion beside the voice's."""
     import soundfile
 
-    from benchmarks.inference_bench import speech_like
     from voiceemo_jax import checkpoint_io
     from voiceemo_jax.cli import main
     from voiceemo_jax.testing.random_models import random_model
+    from voiceemo_jax.testing.signals import speech_like
 
     checkpoint = checkpoint_io.save_model(random_model("tiny", seed=3), tmp_path / "ckpt")
     soundfile.write(tmp_path / "a.wav", speech_like(24000, seed=1), 16000)

@@ -5,12 +5,12 @@ through the block-wise causal decoder."""
 import numpy as np
 import pytest
 
-from benchmarks.inference_bench import speech_like
 from voiceemo_jax.inference import windows as windowed
 from voiceemo_jax.inference.predictor import Predictor
 from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, frames_to_samples, plan_windows, predict_windowed
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.testing.random_models import random_model
+from voiceemo_jax.testing.signals import speech_like
 
 
 @pytest.mark.parametrize("num_samples", [720, 16000, 16000 * 7 + 123, 16000 * 31])

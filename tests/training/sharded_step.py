@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.train_bench import synthetic_triplet_batch
+from voiceemo_jax.testing.batches import synthetic_triplet_batch
 
 
 def main(argv=None) -> int:

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from subprocesses import ROOT, subprocess_env
 
-from benchmarks.train_bench import synthetic_triplet_batch
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.testing.batches import synthetic_triplet_batch
 
 pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
 
