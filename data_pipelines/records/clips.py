@@ -117,7 +117,7 @@ def load_example(
     min_samples: int = MIN_AUDIO_SAMPLES,
     frame_tolerance: int = preprocessing.FRAME_TOLERANCE,
 ) -> dict[str, Any]:
-    """Decodes and checks one clip -> the record dict of `records.record_features`.
+    """Decodes and checks one clip -> the record dict of `schema.record_features`.
 
     Raises:
       ClipSkip: unreadable or non-finite audio or target, audio shorter than

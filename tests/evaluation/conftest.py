@@ -50,7 +50,7 @@ def smooth_targets(num_frames: int, seed: int) -> np.ndarray:
 
 
 def write_synth_corpus(root: Path) -> tuple[dict, dict, dict, dict]:
-    """The synth generator's layout (see data_pipelines/synth_corpus.py): voice kal says sentences
+    """The synth generator's layout (see data_pipelines/sources/synth_corpus.py): voice kal says sentences
     0 (train) and 1 (test) in every emotion at levels 1 and 2; held-out voice slt says sentence 1."""
     sentences = [{"id": 0, "text": "zero", "split": "train"}, {"id": 1, "text": "one", "split": "test"}]
     clips, targets, audios, controls, emotions = [], {}, {}, {}, {}

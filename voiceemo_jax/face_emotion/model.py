@@ -6,7 +6,7 @@
             \\-> level_head [B, levels]     (optional)
 
 D is 52 (ARKit blendshapes) or V*3 (vertex offsets). Trained on ground-truth target
-sequences (`training/face_emotion_training.py`), it then reads the emotion a *generated*
+sequences (`face_emotion/training.py`), it then reads the emotion a *generated*
 animation shows: an evaluation metric, a frozen consistency loss for the synthesizer, and
 the "emotion read from the face" of a prediction.
 

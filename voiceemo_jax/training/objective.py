@@ -6,7 +6,7 @@ Triplet (X11: c1 e1, X12: c1 e2, X21: c2 e1, one speaker):
     emotion classifier on X21                                            vs e1            [emotion]
     + velocity losses on out11 and out12.
 Single clips (datasets without emotion pairs, e.g. VOCASET): self + velocity.
-Optional emotion consistency (`face_emotion`, a `face_classifier.FrozenFaceEmotion`): the
+Optional emotion consistency (`face_emotion`, a `face_emotion.loading.FrozenFaceEmotion`): the
 frozen face classifier reads each predicted animation (out11 should show e1, out12 e2, a
 single clip its own emotion) and cross-entropy against that label pushes the synthesizer
 to make the emotion visible; gradients stop at the classifier.
