@@ -12,7 +12,8 @@ examples:
   voiceemo train --config configs/ravdess.py:size=tiny --workdir runs/x \\
       --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0
   voiceemo train --config configs/face_emotion.py --workdir runs/face --config.data.dir=data/ravdess
-  voiceemo train --config configs/ravdess.py --workdir runs/rav2 --config.data.dir=data/ravdess \
+  voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
+  voiceemo train --config configs/ravdess.py --workdir runs/rav2 --config.data.dir=data/ravdess \\
       --config.loss.face_emotion=0.1 --config.face_classifier=runs/face/face_classifier
 
 Re-running the same command on the same --workdir resumes from its latest checkpoint.
@@ -30,7 +31,8 @@ def register(subparsers) -> None:
             "checkpoints and TensorBoard logs under --workdir and, at the end, WORKDIR/model for "
             "`voiceemo predict`. configs/face_emotion.py instead trains the face-emotion classifier on the "
             "ground-truth targets (WORKDIR/face_classifier, for --face-classifier and the emotion-consistency "
-            "loss --config.loss.face_emotion)."
+            "loss --config.loss.face_emotion); configs/emotion_encoder.py pre-trains the emotion encoder alone "
+            "(WORKDIR/emotion_encoder, what configs/demo.py starts from)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
