@@ -156,9 +156,10 @@ def _evaluate(eval_step, params, config, metadata, mesh) -> dict[str, float]:
 
 
 def _train_iterator(config, metadata):
+    from data_pipelines.loading import augmentation
     from data_pipelines.loading.input_pipeline import make_iterator
 
-    return make_iterator(
+    iterator = make_iterator(
         config.data.dir,
         config.data.train_split,
         batch_size=config.train.per_process_batch_size,
@@ -167,6 +168,7 @@ def _train_iterator(config, metadata):
         bucket_seconds=tuple(config.data.bucket_seconds),
         window_speakers=config.data.window_speakers,
     )
+    return augmentation.for_training(iterator, config)  # unchanged unless config.data.augment
 
 
 @dataclasses.dataclass
