@@ -61,12 +61,9 @@ def load_corpus(root: Path) -> tuple[dict, list[dict]]:
 
 
 def read_clip(root: Path, clip: dict) -> tuple[np.ndarray, np.ndarray]:
-    import soundfile
+    from voiceemo_jax.audio import load_audio
 
-    audio, rate = soundfile.read(root / clip["wav"], dtype="float32")
-    if rate != 16000:
-        raise ValueError(f"{clip['wav']}: {rate} Hz, expected 16000")
-    return audio, np.load(root / clip["target"])
+    return load_audio(root / clip["wav"]), np.load(root / clip["target"])
 
 
 def frame_loudness(audio: np.ndarray, num_frames: int) -> np.ndarray:

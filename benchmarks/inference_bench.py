@@ -39,8 +39,7 @@ import numpy as np
 from benchmarks import process_probe
 from voiceemo_jax.testing.flops import predictor_gflop
 from voiceemo_jax.testing.signals import speech_like
-
-SAMPLE_RATE_HZ = 16000
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ
 
 
 @dataclasses.dataclass

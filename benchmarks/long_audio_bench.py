@@ -49,8 +49,7 @@ def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tupl
     clip's placed at the frame nearest its start, [(start frame, clip audio)]). With
     `emotion`: one voice's clips of that emotion, every sentence (a long talk in one mood,
     as real long recordings are)."""
-    import soundfile
-
+    from voiceemo_jax.audio import load_audio
     from voiceemo_jax.models import sequence_ops
 
     doc = json.loads((corpus / "corpus.json").read_text())
@@ -59,7 +58,7 @@ def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tupl
     voice = doc["voices"][0]["name"]
     for clip in doc["clips"]:
         if (clip["sentence"] in test) if emotion is None else (clip["emotion"] == emotion and clip["voice"] == voice):
-            audio, _ = soundfile.read(corpus / clip["wav"], dtype="float32")
+            audio = load_audio(corpus / clip["wav"])
             targets.append((round(total * 30 / 16000), np.load(corpus / clip["target"])))
             pieces.append(audio)
             total += len(audio)

@@ -33,8 +33,9 @@ import sys
 import time
 from pathlib import Path
 
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ
+
 SIDES = ("jax", "jax-windowed", "torch")
-SAMPLE_RATE_HZ = 16000
 WINDOWED_WARM_UP_SECONDS = 21.0  # one more than the 20 s window: a windowed warm-up clip
 
 

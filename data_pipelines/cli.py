@@ -197,7 +197,8 @@ def run_build(args: argparse.Namespace) -> int:
         raise UserError("--min-seconds and --frame-tolerance must be >= 0")
     builder_cls, catalog = _catalog(args)
     from data_pipelines.records import builder
-    from data_pipelines.records.schema import SAMPLE_RATE_HZ, SUMMARY_FILE
+    from data_pipelines.records.schema import SUMMARY_FILE
+    from voiceemo_jax.timebase import SAMPLE_RATE_HZ
 
     options = {
         key: getattr(args, key)

@@ -20,8 +20,8 @@ import numpy as np
 
 from voiceemo_jax.arkit import NUM_BLENDSHAPES
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import FPS
 
-FPS = 30
 BLENDSHAPES = "blendshapes"
 VERTICES = "vertices"
 

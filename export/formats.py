@@ -33,8 +33,7 @@ import numpy as np
 from voiceemo_jax.arkit import ARKIT_NAMES, LIVE_LINK_NAMES, NUM_BLENDSHAPES
 from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
-
-FPS = 30
+from voiceemo_jax.timebase import FPS
 
 # The Live Link Face app's blendshape column order (ARKit's BlendShapeLocation enum order).
 LIVE_LINK_CSV_NAMES = (

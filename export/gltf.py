@@ -27,8 +27,8 @@ from export.head_model import HeadModel
 from voiceemo_jax.arkit import ARKIT_NAMES
 from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import FPS
 
-FPS = 30
 ANIMATION_NAME = "voiceemo"
 
 _COMPONENTS = {

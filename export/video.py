@@ -17,8 +17,8 @@ import numpy as np
 
 from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import FPS
 
-FPS = 30
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 
 

@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 
 from data_pipelines import tf_setup
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 tf = tf_setup.tensorflow()
 
-SAMPLE_RATE_HZ = 16_000
-FPS = 30
 IMPULSE_SECONDS = 0.5  # impulse response length: RT60s up to ~0.8 s are at -37 dB by then
 AUDIO_KEYS = ("audio", "num_samples", "targets", "num_frames")
 

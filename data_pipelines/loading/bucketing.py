@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data_pipelines.records.preprocessing import frames_for
-from data_pipelines.records.schema import SAMPLE_RATE_HZ
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ, frames_for
 
 # RAVDESS clips are 3-5 s, MEAD and VOCASET mostly 2-8 s: eight shapes cover them with
 # at most ~25% padding, and anything up to 12 s fits.

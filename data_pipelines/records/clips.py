@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from data_pipelines import audio_io
 from data_pipelines.records import preprocessing
-from data_pipelines.records.schema import FPS, SAMPLE_RATE_HZ, DatasetMetadata
+from data_pipelines.records.schema import DatasetMetadata
+from voiceemo_jax.audio import AudioReadError, NonFiniteAudioError, load_audio
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ, frames_for
 
 # The shortest clip the model accepts: wav2vec2's CNN (kernels 10,3,3,3,3,2,2, strides
 # 5,2,2,2,2,2,2) needs 400 samples for one 50 fps frame, and the emotion encoder's
@@ -124,12 +125,13 @@ def load_example(
         `min_samples`, a target of the wrong width, or a target length more than
         `frame_tolerance` frames (at 30 fps) away from the audio's.
     """
+    # The reader inference uses too: the model trains on exactly the samples it will be served.
     try:
-        audio = audio_io.load_audio_16k(clip.audio_path)
-    except audio_io.AudioReadError as error:
-        raise ClipSkip(f"unreadable audio: {error}") from None
-    if not np.isfinite(audio).all():
-        raise ClipSkip("audio has non-finite samples")
+        audio = load_audio(clip.audio_path)
+    except NonFiniteAudioError:
+        raise ClipSkip("audio has non-finite samples") from None
+    except AudioReadError as error:
+        raise ClipSkip(f"unreadable audio: {error.reason}") from None
     if audio.shape[0] < min_samples:
         raise ClipSkip(
             f"audio is {audio.shape[0] / SAMPLE_RATE_HZ:.3f} s long, shorter than the minimum "
@@ -140,7 +142,7 @@ def load_example(
         targets = preprocessing.decimate_frames(targets, catalog.target_fps, FPS)
     if clip.template_key is not None:
         targets = preprocessing.template_offsets(targets, catalog.templates[clip.template_key])
-    num_frames = preprocessing.frames_for(audio.shape[0])
+    num_frames = frames_for(audio.shape[0])
     try:
         targets = preprocessing.fit_frames(targets, num_frames, frame_tolerance)
     except preprocessing.FrameMismatchError as error:

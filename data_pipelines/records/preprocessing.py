@@ -2,16 +2,15 @@
 
 Each op is a small pure numpy function (tested eagerly, and inside tf.data through
 `tf.numpy_function`). They run at build time, once per clip, so the training input
-pipeline only reads 16 kHz audio and 30 fps targets.
+pipeline only reads 16 kHz audio and 30 fps targets. Audio itself is decoded and
+resampled by `voiceemo_jax.audio`, the reader inference uses too.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from data_pipelines.records.schema import FPS, SAMPLE_RATE_HZ
+from voiceemo_jax.timebase import FPS
 
 # The longest 30 fps target/audio disagreement that is cropped or padded rather than
 # skipped. Capture tools and the 60 -> 30 fps step routinely differ by a frame or two
@@ -22,48 +21,6 @@ FRAME_TOLERANCE = 3
 
 class FrameMismatchError(ValueError):
     """A target's frame count differs from the audio's by more than the tolerance."""
-
-
-def frames_for(num_samples: int, sample_rate_hz: int = SAMPLE_RATE_HZ, fps: int = FPS) -> int:
-    """Frames at `fps` covering `num_samples`: ceil(seconds * fps) in exact integer arithmetic.
-
-    The same formula as `voiceemo_jax.models.sequence_ops.frames_for` (a test pins them
-    together); repeated here so building data does not import jax.
-    """
-    return -(-int(num_samples) * fps // sample_rate_hz)
-
-
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """[samples] or [samples, channels] -> [samples] float32, the mean over channels."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        return audio
-    if audio.ndim != 2:
-        raise ValueError(f"audio must be [samples] or [samples, channels], got shape {audio.shape}")
-    return audio.mean(axis=1, dtype=np.float32)
-
-
-def resample_audio(audio: np.ndarray, source_rate_hz: int, target_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """[n] float32 at `source_rate_hz` -> [ceil(n * target / source)] float32 at `target_rate_hz`.
-
-    Polyphase FIR resampling (scipy `resample_poly`, Kaiser window): for RAVDESS and
-    MEAD's 48 kHz that is an exact 1:3 decimation behind an anti-aliasing low-pass, so
-    nothing above 8 kHz folds back into the band wav2vec2 sees.
-    """
-    from scipy import signal
-
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 1:
-        raise ValueError(f"resample_audio expects mono [samples], got shape {audio.shape}")
-    source_rate_hz, target_rate_hz = int(source_rate_hz), int(target_rate_hz)
-    if source_rate_hz <= 0 or target_rate_hz <= 0:
-        raise ValueError(f"sample rates must be positive, got {source_rate_hz} -> {target_rate_hz}")
-    if source_rate_hz == target_rate_hz:
-        return audio.copy()
-    common = math.gcd(source_rate_hz, target_rate_hz)
-    up, down = target_rate_hz // common, source_rate_hz // common
-    # float64 filtering: the 48 kHz clips are ~200k samples and the filter sum is long.
-    return signal.resample_poly(audio.astype(np.float64), up, down).astype(np.float32)
 
 
 def decimate_frames(frames: np.ndarray, source_fps: int = 60, target_fps: int = FPS) -> np.ndarray:

@@ -30,8 +30,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SAMPLE_RATE_HZ = 16_000
-FPS = 30
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 # "arkit": 52 blendshape coefficients; "vertex_offsets": FLAME vertices minus the template.
 TARGET_KINDS = ("arkit", "vertex_offsets")

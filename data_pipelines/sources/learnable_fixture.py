@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from voiceemo_jax.arkit import INDEX, NUM_BLENDSHAPES
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ, frames_for
 
 RATE_HZ = 48_000
-FPS = 30
 ACTORS = (1, 2, 21, 23)
 STATEMENT_SECONDS = {1: 0.9, 2: 1.15}
 STATEMENT_SYLLABLES = {1: (0.12, 0.34, 0.55, 0.72), 2: (0.10, 0.28, 0.48, 0.66, 0.82, 0.98)}
@@ -74,7 +74,7 @@ def clip_audio(emotion: int, intensity: int, statement: int, actor: int, seed: i
 
 def clip_targets(emotion: int, intensity: int, statement: int, num_samples_16k: int, patterns: np.ndarray):
     """[T, 52] float32, T = ceil(num_samples_16k * 30 / 16000)."""
-    frames = -(-num_samples_16k * FPS // 16_000)
+    frames = frames_for(num_samples_16k)
     times = np.arange(frames) / FPS
     targets = np.zeros((frames, NUM_BLENDSHAPES), np.float32)
     mouth = envelope(statement, times)
@@ -100,7 +100,7 @@ def write_fixture_tree(root: str | Path, *, seed: int = 0, actors=ACTORS) -> tup
                     fields = f"{emotion:02d}-{intensity:02d}-{statement:02d}-01-{actor:02d}"
                     audio = clip_audio(emotion, intensity, statement, actor, seed)
                     soundfile.write(audio_root / f"Actor_{actor:02d}" / f"03-01-{fields}.wav", audio, RATE_HZ)
-                    samples_16k = -(-len(audio) // 3)  # 48 kHz -> 16 kHz
+                    samples_16k = -(-len(audio) * SAMPLE_RATE_HZ // RATE_HZ)  # the reader's resampled length
                     targets = clip_targets(emotion, intensity, statement, samples_16k, patterns)
                     np.save(targets_root / f"01-01-{fields}.npy", targets)
     return audio_root, targets_root

@@ -23,6 +23,7 @@ from data_pipelines.sources import speech_alignment
 from data_pipelines.sources.synth import expressions, visemes
 from voiceemo_jax.arkit import NUM_BLENDSHAPES
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import frames_for
 
 # Level index (0 normal, 1 strong) -> the synthetic corpus's expression level (55% and 100% of the pose).
 EXPRESSION_LEVELS = (1, 2)
@@ -58,11 +59,6 @@ def targets_from_phones(
         face = expressions.expression_curves(emotion, expression_level, num_frames, rng)
     mouth = visemes.viseme_curves(phones, num_frames, articulation)
     return expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, rng))
-
-
-def frames_for(num_samples: int) -> int:
-    """ceil(seconds * 30) in integer arithmetic, as every builder counts frames."""
-    return -(-num_samples * visemes.FPS // speech_alignment.SAMPLE_RATE_HZ)
 
 
 def make_target(job: TargetJob, aligner: speech_alignment.Aligner) -> None:

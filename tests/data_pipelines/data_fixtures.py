@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from voiceemo_jax.timebase import frames_for
+
 TARGET_DIM = 52
-
-
-def frames_for(num_samples: int, rate: int) -> int:
-    return -(-num_samples * 30 // rate)
 
 
 def tone(seconds: float, rate: int, frequency: float) -> np.ndarray:

@@ -7,51 +7,7 @@ import pytest
 
 from data_pipelines.loading import bucketing
 from data_pipelines.records import preprocessing
-from tests.data_pipelines.data_fixtures import run_in_tf_data, tone
-
-
-def dominant_frequency(audio: np.ndarray, rate: int) -> float:
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
-    return float(np.fft.rfftfreq(len(audio), 1 / rate)[spectrum.argmax()])
-
-
-@pytest.mark.parametrize("num_samples", [0, 1, 532, 533, 16000, 132800, 64001])
-def test_frames_for_matches_the_model(num_samples):
-    from voiceemo_jax.models.sequence_ops import frames_for
-
-    assert preprocessing.frames_for(num_samples) == frames_for(num_samples)
-
-
-def test_to_mono_averages_channels():
-    stereo = np.stack([np.ones(5), -np.ones(5) * 3], axis=1).astype(np.float32)
-    np.testing.assert_array_equal(preprocessing.to_mono(stereo), -np.ones(5))
-    out = run_in_tf_data(preprocessing.to_mono, stereo, dtypes=np.float32)
-    np.testing.assert_array_equal(out, -np.ones(5))
-
-
-def test_resample_48k_to_16k_keeps_the_tone_and_length():
-    audio = tone(0.5, 48_000, 440.0)
-    out = preprocessing.resample_audio(audio, 48_000)
-    assert out.dtype == np.float32 and out.shape == (8000,)
-    assert dominant_frequency(out, 16_000) == pytest.approx(440, abs=2.5)
-    # Amplitude is preserved away from the edges (0.3 in the fixture tone).
-    assert np.abs(out[1000:-1000]).max() == pytest.approx(0.3, abs=0.01)
-    in_graph = run_in_tf_data(lambda a: preprocessing.resample_audio(a, 48_000), audio, dtypes=np.float32)
-    np.testing.assert_allclose(in_graph, out, atol=1e-6)
-
-
-def test_resample_filters_what_16k_cannot_hold():
-    # 10 kHz is above the 8 kHz Nyquist limit of 16 kHz: without the low-pass it would alias to 6 kHz.
-    out = preprocessing.resample_audio(tone(0.5, 48_000, 10_000.0), 48_000)
-    assert np.abs(out[500:-500]).max() < 0.01
-
-
-def test_resample_other_rates():
-    out = preprocessing.resample_audio(tone(1.0, 22_050, 300.0), 22_050)
-    assert out.shape == (16000,)
-    assert dominant_frequency(out, 16_000) == pytest.approx(300, abs=2)
-    same = tone(0.1, 16_000, 300.0)
-    np.testing.assert_array_equal(preprocessing.resample_audio(same, 16_000), same)
+from tests.data_pipelines.data_fixtures import run_in_tf_data
 
 
 def test_decimate_frames_keeps_even_frames():

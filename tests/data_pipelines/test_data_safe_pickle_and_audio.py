@@ -1,4 +1,4 @@
-"""templates.pkl's restricted unpickler, and decoding the datasets' audio formats."""
+"""templates.pkl's restricted unpickler, and decoding the datasets' audio formats (with `voiceemo_jax.audio`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_pipelines import audio_io
 from data_pipelines.sources import safe_pickle
 from tests.data_pipelines.data_fixtures import tone, write_m4a
+from voiceemo_jax import audio as audio_lib
 from voiceemo_jax.errors import UserError
 
 
@@ -79,7 +79,7 @@ def test_wav_48k_stereo_decodes_to_16k_mono(tmp_path):
     left = tone(0.3, 48_000, 500.0)
     path = tmp_path / "clip.wav"
     soundfile.write(path, np.stack([left, left], axis=1), 48_000, subtype="PCM_16")
-    audio = audio_io.load_audio_16k(path)
+    audio = audio_lib.load_audio(path)
     assert audio.shape == (4800,) and audio.dtype == np.float32
     assert np.abs(audio[500:-500]).max() == pytest.approx(0.3, abs=0.01)
 
@@ -88,17 +88,18 @@ def test_m4a_decodes_to_its_exact_length_without_encoder_priming(tmp_path):
     source = tone(0.5, 48_000, 440.0)
     path = tmp_path / "001.m4a"
     write_m4a(path, source, 48_000)
-    decoded, rate = audio_io.read_audio(path)
-    assert rate == 48_000 and decoded.shape == (24_000, 1)
+    decoded, rate = audio_lib.decode(path)
+    assert rate == 48_000 and decoded.shape == (24_000,)
     # AAC is lossy, but sample-aligned: the priming samples are gone, so the waveforms line up.
-    correlation = np.corrcoef(decoded[2000:20000, 0], source[2000:20000])[0, 1]
+    correlation = np.corrcoef(decoded[2000:20000], source[2000:20000])[0, 1]
     assert correlation > 0.99
 
 
 def test_unreadable_audio_raises_audio_read_error(tmp_path):
-    for name in ("bad.wav", "bad.m4a"):
+    for name in ("bad.wav", "bad.m4a", "clip.xyz"):
         (tmp_path / name).write_bytes(b"garbage" * 20)
-        with pytest.raises(audio_io.AudioReadError):
-            audio_io.read_audio(tmp_path / name)
-    with pytest.raises(audio_io.AudioReadError, match="unsupported"):
-        audio_io.read_audio(tmp_path / "clip.xyz")
+        with pytest.raises(audio_lib.AudioReadError, match="is not a readable audio file") as error:
+            audio_lib.decode(tmp_path / name)
+        assert isinstance(error.value, UserError) and "\n" not in str(error.value)
+    with pytest.raises(audio_lib.AudioReadError, match="does not exist"):
+        audio_lib.decode(tmp_path / "missing.wav")

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from voiceemo_jax.timebase import frames_for
+
 SYNTH_EMOTIONS = ("angry", "calm", "happy", "neutral")  # "calm" is not a model label
 
 
@@ -26,10 +28,6 @@ class BuiltDataset:
     audio: dict[str, np.ndarray]  # clip_id -> [S] float32 16 kHz, as written
     controls: dict[str, tuple[int, int]]  # clip_id -> (level label, person label)
     emotions: dict[str, str]  # clip_id -> emotion name
-
-
-def frames_for(num_samples: int, rate: int) -> int:
-    return -(-num_samples * 30 // rate)
 
 
 def voice_like(seconds: float, rate: int, seed: int) -> np.ndarray:

@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from tests.export.export_helpers import FPS, jaw_blink_clip, write_wav
+from tests.export.export_helpers import jaw_blink_clip, write_wav
+from voiceemo_jax.timebase import FPS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,6 @@ import numpy as np
 
 from voiceemo_jax.arkit import INDEX
 
-FPS = 30
 SMALL = (128, 192)  # width, height of test renders: big enough to see the lids, fast on llvmpipe
 
 # The jaw/blink clip's 10 frames: neutral 0-2, jawOpen 3-5, both eyes blinking 6-9.

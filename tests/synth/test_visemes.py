@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from data_pipelines.sources.synth.festival_tts import Phone
-from data_pipelines.sources.synth.visemes import FPS, POSES, frame_of, frames_for, phone_at, viseme_curves
+from data_pipelines.sources.synth.visemes import FPS, POSES, frame_of, phone_at, viseme_curves
 from voiceemo_jax.arkit import INDEX, NUM_BLENDSHAPES
+from voiceemo_jax.timebase import frames_for
 
 
 def _phones(spec: str, durations: dict[str, float] | None = None) -> list[Phone]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from voiceemo_jax.arkit import ARKIT_NAMES
+from voiceemo_jax.timebase import FPS
 
 # jawOpen first (the channel speech moves most), then one channel per facial group.
 CURVE_CHANNELS = ("jawOpen", "mouthFunnel", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "cheekPuff")
-FPS = 30
 
 
 def _pyplot():

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceemo_jax.audio import SAMPLE_RATE_HZ, check_audio, load_audio
+from voiceemo_jax.audio import audio_seconds, check_audio, load_audio
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ
 
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff", ".mp4", ".webm"}
@@ -102,26 +103,6 @@ def collect_jobs(patterns: Sequence[str], out_dir: str | os.PathLike) -> list[Jo
                 owners[out_npy] = source
                 jobs.append(Job(source, out_npy))
     return jobs
-
-
-def audio_seconds(path: Path) -> float:
-    """Duration from the container header (no decoding); inf when unknown (sorted last)."""
-    try:
-        import soundfile
-
-        info = soundfile.info(str(path))
-        return info.frames / info.samplerate
-    except Exception:
-        pass
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            if container.duration:
-                return container.duration / 1e6
-    except Exception:
-        pass
-    return float("inf")
 
 
 def bucket_samples(num_samples: int, window_samples: int | None) -> int:

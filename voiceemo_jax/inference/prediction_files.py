@@ -12,7 +12,7 @@ from voiceemo_jax.arkit import ARKIT_NAMES
 from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.inference.postprocess import post_process
 from voiceemo_jax.inference.predictor import Prediction
-from voiceemo_jax.models.sequence_ops import FPS
+from voiceemo_jax.timebase import FPS
 
 
 def describe(

@@ -14,24 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-SAMPLE_RATE_HZ = 16_000
-FPS = 30
+# Re-exported: the model code reads the clocks as `sequence_ops.FPS` etc.; they are defined once, in timebase.
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ, frames_for  # noqa: F401
+
 WAV2VEC2_FPS = 50
 
-
-def frames_for(num_samples: int, sample_rate_hz: int = SAMPLE_RATE_HZ, fps: int = FPS) -> int:
-    """Output frames for a clip: ceil(seconds * fps), in exact integer arithmetic.
-
-    The release computes `math.ceil(n / 16000 * 30)` in floating point, which rounds
-    up one frame too many for a handful of lengths (e.g. 132800 samples); the exact
-    value is what a user expects and what this project uses everywhere.
-    """
-    return -(-int(num_samples) * fps // sample_rate_hz)
-
-
-def frames_for_array(num_samples: jax.Array, sample_rate_hz: int = SAMPLE_RATE_HZ, fps: int = FPS):
-    """`frames_for` over a traced `[batch]` int array."""
-    return -((-num_samples * fps) // sample_rate_hz)
+# `frames_for` over a traced `[batch]` int array: the same integer expression works on arrays.
+frames_for_array = frames_for
 
 
 def conv_output_length(length, kernels: Sequence[int], strides: Sequence[int]):

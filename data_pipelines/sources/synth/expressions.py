@@ -17,9 +17,9 @@ import numpy as np
 from scipy import ndimage
 
 from data_pipelines.sources.synth import psola
-from data_pipelines.sources.synth.festival_tts import SAMPLE_RATE_HZ
-from data_pipelines.sources.synth.visemes import FPS, pose_from
+from data_pipelines.sources.synth.visemes import pose_from
 from voiceemo_jax.arkit import EYE_BLINK_LEFT, EYE_BLINK_RIGHT, INDEX
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 LEVEL_SCALE = {1: 0.55, 2: 1.0}
 EXPRESSIONS = {

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from scipy import signal
 
+from voiceemo_jax.audio import load_audio
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ
 
-SAMPLE_RATE_HZ = 16000
 DEBIAN_PACKAGES = ("festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 _HTS_VOICES = {"cmu_us_slt_arctic_hts"}
@@ -182,13 +181,8 @@ def synthesise_batch(requests: list[TtsRequest]) -> list[TtsResult]:
                     f"festival produced no audio for {request.festival_voice}: {request.text!r} "
                     f"(exit {result.returncode}): {result.stderr.strip()[-500:]}"
                 )
-            samples, sr = sf.read(wav_path, dtype="float32")
-            if samples.ndim > 1:
-                samples = samples.mean(axis=1)
-            if sr != SAMPLE_RATE_HZ:
-                # The HTS voice writes 32 kHz (or 48 kHz on other builds): polyphase resampling to 16 kHz.
-                g = np.gcd(SAMPLE_RATE_HZ, sr)
-                samples = signal.resample_poly(samples, SAMPLE_RATE_HZ // g, sr // g).astype(np.float32)
+            # The HTS voice writes 32 kHz (or 48 kHz on other builds): read like every other audio file.
+            samples = load_audio(wav_path)
             duration = len(samples) / SAMPLE_RATE_HZ
             phones = phone_intervals(parse_segs(segs_path.read_text()), duration)
             samples, phones = pad_edge_silence(samples, phones)

@@ -41,9 +41,10 @@ from data_pipelines.sources.synth.sentences import SENTENCES, sentence_records
 from data_pipelines.sources.synth.voices import VOICES, VOICES_BY_NAME, Voice
 from voiceemo_jax.atomic_files import atomic_path, write_text
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ, frames_for
 
 CORPUS_NAME = "voiceemo-synth"
-CORPUS_VERSION = "1.0.0"  # bump when generated files change: a re-run then rebuilds instead of mixing
+CORPUS_VERSION = "1.1.0"  # bump when generated files change: a re-run then rebuilds instead of mixing
 MEAN_CLIP_SECONDS = 3.0  # measured: 3.05 s over the 2058 clips of a 49-sentence corpus (edge pauses included)
 MIN_SENTENCES = 10
 CLIPS_PER_JOB = 42  # one festival process per job; loading a voice costs ~0.5 s
@@ -146,15 +147,15 @@ def synthesise_clips(root: Path, seed: int, clips: Sequence[ClipSpec]) -> list[t
     written = []
     for (clip, voice, clip_prosody, request, audio_rng, face_rng), tts in zip(plans, results, strict=True):
         audio, f0_hz = prosody.render_clip_audio(tts, voice, clip_prosody, audio_rng)
-        num_frames = visemes.frames_for(len(audio))
+        num_frames = frames_for(len(audio))
         mouth = visemes.viseme_curves(tts.phones, num_frames, expressions.articulation_for(clip.emotion, clip.level))
         face = expressions.expression_curves(clip.emotion, clip.level, num_frames, face_rng, f0_hz)
         targets = expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, face_rng))
         paths = {key: root / rel for key, rel in clip.relpaths().items()}
         with atomic_path(paths["wav"]) as tmp:
-            sf.write(tmp, audio, festival_tts.SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")
+            sf.write(tmp, audio, SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")
         phones = [{"phone": p.name, "start": p.start, "end": p.end} for p in tts.phones]
-        record = {"text": request.text, "sample_rate_hz": festival_tts.SAMPLE_RATE_HZ, "phones": phones}
+        record = {"text": request.text, "sample_rate_hz": SAMPLE_RATE_HZ, "phones": phones}
         write_text(paths["phones"], json.dumps(record, indent=1) + "\n")
         with atomic_path(paths["target"]) as tmp:
             np.save(tmp, targets)
@@ -215,8 +216,8 @@ def corpus_record(seed: int, voices: Sequence[Voice], sentences: Sequence[int], 
         "name": CORPUS_NAME,
         "version": CORPUS_VERSION,
         "seed": seed,
-        "sample_rate_hz": festival_tts.SAMPLE_RATE_HZ,
-        "fps": visemes.FPS,
+        "sample_rate_hz": SAMPLE_RATE_HZ,
+        "fps": FPS,
         "emotions": list(prosody.EMOTIONS),
         "levels": list(prosody.LEVELS),
         "voices": [voice.record() for voice in voices],
@@ -290,4 +291,4 @@ def synthesise_corpus(
                     raise
     wall = time.perf_counter() - start
     write_text(root / "corpus.json", json.dumps(corpus_record(seed, voices, sentences, clips), indent=1) + "\n")
-    return SynthSummary(len(clips), len(todo), audio_samples / festival_tts.SAMPLE_RATE_HZ, wall)
+    return SynthSummary(len(clips), len(todo), audio_samples / SAMPLE_RATE_HZ, wall)

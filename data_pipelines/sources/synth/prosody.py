@@ -24,8 +24,9 @@ import numpy as np
 from scipy import ndimage, signal
 
 from data_pipelines.sources.synth import psola
-from data_pipelines.sources.synth.festival_tts import SAMPLE_RATE_HZ, TtsResult
+from data_pipelines.sources.synth.festival_tts import TtsResult
 from data_pipelines.sources.synth.voices import Voice
+from voiceemo_jax.timebase import SAMPLE_RATE_HZ
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 LEVELS = (1, 2)

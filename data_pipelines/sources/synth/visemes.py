@@ -9,7 +9,7 @@ a 20 ms Gaussian (attack/release of the articulators), then bilabial closure is 
 and the curves are sampled at the video frames. Pauses hold a closed neutral mouth.
 
 Frame f of a clip shows time f / fps seconds; a clip of n samples has ceil(n * fps / 16000)
-frames (`frames_for`).
+frames (`voiceemo_jax.timebase.frames_for`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from scipy import ndimage
 
 from data_pipelines.sources.synth.festival_tts import Phone
 from voiceemo_jax.arkit import INDEX, NUM_BLENDSHAPES
+from voiceemo_jax.timebase import FPS
 
-FPS = 30
 GRID_SECONDS = 0.005
 SMOOTHING_SECONDS = 0.02  # Gaussian s.d. of articulator motion
 SILENCES = frozenset({"pau", "sil", "h#", "#", "brth"})
@@ -91,11 +91,6 @@ VOWELS = frozenset({"aa", "ae", "ah", "ao", "eh", "ax", "er", "axr", "ih", "iy",
 _LABIAL_LIPS = BILABIALS | {"f", "v", "w"}
 _ROUNDING = (INDEX["mouthPucker"], INDEX["mouthFunnel"])
 _JAW = INDEX["jawOpen"]
-
-
-def frames_for(num_samples: int, sample_rate_hz: int = 16000, fps: int = FPS) -> int:
-    """ceil(num_samples * fps / sample_rate_hz) with integer arithmetic (no float rounding)."""
-    return -(-num_samples * fps // sample_rate_hz)
 
 
 def canonical(phone: str) -> str:
