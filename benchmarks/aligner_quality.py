@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import json
 import re
 import sys
@@ -71,21 +70,6 @@ def frame_labels(phones, num_frames: int, rate: int) -> list[str]:
     return labels
 
 
-def boundary_errors(hypothesis, reference) -> tuple[np.ndarray, int, int]:
-    """Signed boundary errors in seconds (starts and ends of label-matched speech phones),
-    matched phones, reference speech phones."""
-    hyp = [p for p in hypothesis if p[0] != "sil"]
-    ref = [p for p in reference if p[0] != "sil"]
-    matcher = difflib.SequenceMatcher(a=[p[0] for p in ref], b=[p[0] for p in hyp], autojunk=False)
-    errors, matched = [], 0
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            r, h = ref[block.a + k], hyp[block.b + k]
-            errors += [h[1] - r[1], h[2] - r[2]]
-            matched += 1
-    return np.asarray(errors), matched, len(ref)
-
-
 def evaluate(data: Path, limit: int | None = None) -> dict:
     from data_pipelines.sources import speech_alignment
     from voiceemo_jax.audio import load_audio
@@ -111,7 +95,7 @@ def evaluate(data: Path, limit: int | None = None) -> dict:
             continue
         align_seconds += time.perf_counter() - start
         seconds += len(audio) / speech_alignment.SAMPLE_RATE_HZ
-        clip_errors, clip_matched, clip_reference = boundary_errors(hypothesis, reference)
+        clip_errors, clip_matched, clip_reference = speech_alignment.boundary_errors(hypothesis, reference)
         errors.append(clip_errors)
         matched += clip_matched
         reference_count += clip_reference

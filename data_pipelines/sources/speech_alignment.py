@@ -22,6 +22,7 @@ frames; see BENCHMARKS.md ("Forced aligner") for the error against LJSpeech's re
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -189,6 +190,26 @@ class Aligner:
             if not w.name.startswith(("<", "[", "+"))
         ]
         return Alignment(contiguous(segments, duration), tuple(word_spans), match)
+
+
+def boundary_errors(hypothesis, reference) -> tuple[np.ndarray, int, int]:
+    """How far an alignment's phone boundaries are from a reference's (benchmarks, tests).
+
+    hypothesis, reference: (name, start_s, end_s) sequences, silence "sil". The speech phones
+    of the two are matched by label (difflib, so a word pronounced differently leaves only its
+    unmatched phones out). Returns (signed errors in seconds, hypothesis minus reference, of
+    the starts and ends of the matched phones; matched phones; reference speech phones).
+    """
+    hyp = [p for p in hypothesis if p[0] != SILENCE]
+    ref = [p for p in reference if p[0] != SILENCE]
+    matcher = difflib.SequenceMatcher(a=[p[0] for p in ref], b=[p[0] for p in hyp], autojunk=False)
+    errors, matched = [], 0
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            r, h = ref[block.a + k], hyp[block.b + k]
+            errors += [h[1] - r[1], h[2] - r[2]]
+            matched += 1
+    return np.asarray(errors), matched, len(ref)
 
 
 @functools.cache

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.aligner_quality import boundary_errors
 from data_pipelines.sources import pronunciations, speech_alignment
 from data_pipelines.sources.synth import festival_tts
 from tests.synth.conftest import needs_festival
@@ -35,7 +34,7 @@ def test_phone_boundaries_agree_with_festivals_within_tolerance(festival_speech,
     for request, tts in festival_speech:
         reference = [(FESTIVAL_NAMES.get(p.name, p.name), p.start, p.end) for p in tts.phones]
         result = aligner.align(tts.samples, request.text)
-        errors, matched, total = boundary_errors(result.phones, reference)
+        errors, matched, total = speech_alignment.boundary_errors(result.phones, reference)
         absolute = np.abs(errors)
         assert matched >= MIN_MATCHED * total, (request, [p.name for p in result.phones])
         assert np.median(absolute) <= MEDIAN_ERROR_S and np.percentile(absolute, 90) <= P90_ERROR_S, (
