@@ -1,8 +1,12 @@
 """One epoch's batches, decided from the clip index alone (no audio is read here).
 
-The plan for (seed, epoch) is a pure function of the process's records, so it is the
-same after a restart: an iterator restored to "epoch e, batch b" recomputes the plan and
-continues at batch b, producing exactly what an uninterrupted run would have.
+The plan for (seed, epoch) is a pure function of the split's clip index, so it is the
+same after a restart and on every process: an iterator restored to "epoch e, batch b"
+recomputes the plan and continues at batch b, producing exactly what an uninterrupted run
+would have. With several processes the plan is made once for the global batch (the same
+plan on every process, hence the same bucket at every step and the same number of steps
+per epoch); `process_slice` then keeps process p's rows [p * B, (p + 1) * B) of every
+batch and only the records those rows need.
 
 Order of work (STYLE's tf.data order, with pairing and bucketing done on the index):
   1. speakers, shuffled per epoch, are grouped into reading windows of a few speakers;
@@ -68,6 +72,24 @@ class EpochPlan:
         return last
 
 
+def process_slice(plan: EpochPlan, process_index: int, process_count: int) -> EpochPlan:
+    """Process `process_index`'s part of a global plan: rows [p * B, (p + 1) * B) of every
+    batch (B = global batch / process_count), and reading windows cut down to the records
+    those rows use. The counts (items, drops) stay the global plan's."""
+    if process_count == 1:
+        return plan
+    batches = []
+    for batch in plan.batches:
+        if len(batch.records) % process_count:
+            raise ValueError(f"a batch of {len(batch.records)} rows does not split over {process_count} processes")
+        size = len(batch.records) // process_count
+        records = batch.records[process_index * size : (process_index + 1) * size]
+        batches.append(PlannedBatch(records, batch.bucket, batch.window))
+    needed = np.unique(np.concatenate([b.records.reshape(-1) for b in batches])) if batches else np.zeros(0, np.int64)
+    windows = tuple(rows[np.isin(rows, needed)] for rows in plan.windows)
+    return dataclasses.replace(plan, windows=windows, batches=tuple(batches))
+
+
 def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The epoch's generator: independent streams per (seed, epoch), no state carried between epochs."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(epoch)]))
@@ -85,10 +107,11 @@ def plan_epoch(
     shuffle: bool = True,
     window_speakers: int = 4,
 ) -> EpochPlan:
-    """Plans one epoch over `rows` (this process's row ids into `index`).
+    """Plans one epoch over `rows` (row ids into `index`: the whole split for training).
 
     Args:
       mode: "triplet" (rows of [x11, x12, x21]) or "single".
+      batch_size: rows per batch (the global batch: all processes together).
       buckets: ascending padded lengths in samples.
       shuffle: shuffle speakers and items; without it both keep index order (triplet
         partners are still drawn at random, deterministically).

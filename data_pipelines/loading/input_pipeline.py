@@ -19,12 +19,15 @@ A clip is a dict of numpy arrays, all rows padded to the batch's bucket length S
 In a triplet batch X11, X12 and X21 share one S, so the three clips' features can be
 mixed position by position after resampling to X11's length.
 
-Reading: each process takes every process_count-th shard (jax.process_index()
-/ process_count()), plans its epoch from the clip index (`epoch_plan.py`) and reads
-the planned records with tf.data (TFRecordDataset -> parse in parallel -> prefetch),
-a few speakers at a time. `batch_size` is per process. Processes hold different
-numbers of records, so their epochs differ in length: training iterators repeat
-forever, and evaluation iterators pad every process to the same number of batches.
+Several processes (multi-host training): every process plans the same epoch from the
+whole split's clip index and the shared seed (`epoch_plan.py`) for the global batch
+(`batch_size` x process count), then feeds its own slice of every global batch (rows
+[p * batch_size, (p + 1) * batch_size)) and reads with tf.data (TFRecordDataset -> parse
+in parallel -> prefetch) only the records its rows need, a few speakers at a time. Every
+process thus has the same bucket (shape) at every step and the same number of steps per
+epoch, and the position is one global (epoch, batch), valid on every process. Evaluation
+likewise splits each global batch of the split (index order, last batch padded with
+invalid rows), so every process runs the same number of steps.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from data_pipelines.records.clip_index import ClipIndex, load_clip_index
 from voiceemo_jax.errors import UserError
 
 LABELS = ("emotion", "level", "person", "content")
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: one global position for all processes (1 was per process)
 
 
 # ----------------------------------------------------------------------------- tf.data ops
@@ -133,18 +136,6 @@ def assemble_clip(clips: Sequence[dict[str, np.ndarray]], length: int, target_di
     return batch
 
 
-def shards_for_process(num_shards: int, process_index: int, process_count: int, split: str) -> np.ndarray:
-    """Shard ids this process reads: every process_count-th, starting at process_index."""
-    if not 0 <= process_index < process_count:
-        raise ValueError(f"process_index {process_index} out of range for {process_count} processes")
-    if num_shards < process_count:
-        raise UserError(
-            f"split {split!r} has {num_shards} shard(s) for {process_count} processes; "
-            "rebuild with a smaller --shard-mb so every process gets one"
-        )
-    return np.arange(process_index, num_shards, process_count)
-
-
 def _process(process_index: int | None, process_count: int | None) -> tuple[int, int]:
     if process_index is None or process_count is None:
         import jax
@@ -165,8 +156,10 @@ def _open_split(data_dir, split: str) -> tuple[schema.DatasetMetadata, ClipIndex
 class BatchIterator:
     """Endless (or one-epoch) training batches with a restorable position.
 
-    State is {"epoch", "batch"} plus the settings it was made with; restoring it
-    recomputes that epoch's plan and continues at that batch.
+    State is the global {"epoch", "batch"} plus the settings it was made with; restoring
+    it recomputes that epoch's plan and continues at that batch. The process count is
+    recorded but not compared: the plan depends only on the global batch, so a position
+    taken with 2 processes x 8 rows is valid for 1 process x 16 rows.
     """
 
     def __init__(
@@ -187,9 +180,11 @@ class BatchIterator:
     ):
         self.metadata, self.index, self.mode = metadata, index, mode
         self._rows = rows
+        self.process_index, self.process_count = process_index, process_count
+        self.global_batch_size = batch_size * process_count
         self._plan_kwargs = dict(
             mode=mode,
-            batch_size=batch_size,
+            batch_size=self.global_batch_size,
             buckets=buckets,
             seed=seed,
             shuffle=shuffle,
@@ -199,34 +194,42 @@ class BatchIterator:
         self._settings = {
             "split": index.split,
             "mode": mode,
-            "batch_size": batch_size,
+            "global_batch_size": self.global_batch_size,
             "buckets": list(buckets),
             "seed": seed,
             "shuffle": shuffle,
             "repeat": repeat,
             "window_speakers": window_speakers,
-            "process_index": process_index,
-            "process_count": process_count,
             "num_records": int(len(rows)),
         }
         self._reader = RecordReader(metadata.builder_dir, index)
-        self._plans: dict[int, epoch_plan.EpochPlan] = {}
+        self._plans: dict[int, tuple[epoch_plan.EpochPlan, epoch_plan.EpochPlan]] = {}
         self._epoch, self._batch = 0, 0
         self._batches: Iterator[dict] | None = None
         if not self.plan(0).batches:
             plan = self.plan(0)
+            across = f" ({process_count} processes x {batch_size})" if process_count > 1 else ""
             raise UserError(
-                f"split {index.split!r} gives no full {mode} batch of {batch_size} on process {process_index} "
+                f"split {index.split!r} gives no full {mode} batch of {self.global_batch_size}{across} "
                 f"({len(rows)} records, {plan.num_items} items, {plan.unpaired} clips without partners, "
                 f"{plan.dropped_too_long} longer than the largest bucket); lower the batch size"
                 + (" or use mode='single'" if mode == "triplet" else "")
             )
 
     def plan(self, epoch: int) -> epoch_plan.EpochPlan:
-        """The batches of `epoch` (cached for the current and the next epoch)."""
+        """The global batches of `epoch`, the same on every process."""
+        return self._plan_pair(epoch)[0]
+
+    def local_plan(self, epoch: int) -> epoch_plan.EpochPlan:
+        """This process's slice of `plan(epoch)`: its rows of every batch, the records they need."""
+        return self._plan_pair(epoch)[1]
+
+    def _plan_pair(self, epoch: int) -> tuple[epoch_plan.EpochPlan, epoch_plan.EpochPlan]:
+        """(global, local) plans of `epoch`, cached for the current and the next epoch."""
         if epoch not in self._plans:
             self._plans = {e: p for e, p in self._plans.items() if e >= epoch - 1}
-            self._plans[epoch] = epoch_plan.plan_epoch(self.index, self._rows, epoch=epoch, **self._plan_kwargs)
+            plan = epoch_plan.plan_epoch(self.index, self._rows, epoch=epoch, **self._plan_kwargs)
+            self._plans[epoch] = (plan, epoch_plan.process_slice(plan, self.process_index, self.process_count))
         return self._plans[epoch]
 
     def batches_per_epoch(self, epoch: int = 0) -> int:
@@ -257,15 +260,18 @@ class BatchIterator:
             return batch
 
     def get_state(self) -> dict[str, Any]:
-        """JSON-serialisable position: the next batch is batch `batch` of epoch `epoch`."""
-        return {"format": STATE_FORMAT, "epoch": self._epoch, "batch": self._batch, **self._settings}
+        """JSON-serialisable position: the next global batch is batch `batch` of epoch `epoch`
+        (the same on every process; `process_count` is for the record)."""
+        position = {"format": STATE_FORMAT, "epoch": self._epoch, "batch": self._batch}
+        return {**position, **self._settings, "process_count": self.process_count}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continues from a `get_state()` of an iterator made with the same settings.
 
         Raises:
-          ValueError: the state was taken with other settings (split, batch size, seed ...),
-            where its position would name different batches.
+          ValueError: the state was taken with other settings (split, global batch size,
+            seed ...), where its position would name different batches. Another process
+            count with the same global batch is no such change.
         """
         different = {k: (state.get(k), v) for k, v in self._settings.items() if state.get(k) != v}
         if state.get("format") != STATE_FORMAT or different:
@@ -273,8 +279,9 @@ class BatchIterator:
         self._epoch, self._batch, self._batches = int(state["epoch"]), int(state["batch"]), None
 
     def _epoch_batches(self, epoch: int, start: int) -> Iterator[dict]:
-        """Batches `start`, `start + 1`, ... of `epoch`, reading only the windows they need."""
-        plan = self.plan(epoch)
+        """This process's slice of batches `start`, `start + 1`, ... of `epoch`, reading only
+        the records (and windows) they need."""
+        plan = self.local_plan(epoch)
         if start >= len(plan.batches):
             return
         first_window = plan.first_window_for(start)
@@ -319,7 +326,8 @@ def make_iterator(
     """Training batches of `split` of the build in `data_dir` (the `--out` folder or its tfds version folder).
 
     Args:
-      batch_size: rows per batch on this process.
+      batch_size: rows per batch on this process; the global batch (what the epoch is
+        planned for) is batch_size x process_count.
       seed: with the epoch number, decides speaker order, triplet partners and item order.
       mode: "triplet" ({"x11", "x12", "x21"}), "single" ({"x"}), or "auto" (the default:
         triplets when the dataset has emotion pairs, single clips otherwise, i.e. VOCASET).
@@ -337,11 +345,12 @@ def make_iterator(
     if batch_size < 1:
         raise UserError(f"batch_size must be >= 1, got {batch_size}")
     process_index, process_count = _process(process_index, process_count)
-    shards = shards_for_process(len(index.shards), process_index, process_count, split)
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index {process_index} out of range for {process_count} processes")
     return BatchIterator(
         metadata=metadata,
         index=index,
-        rows=np.flatnonzero(np.isin(index.shard, shards)),
+        rows=np.arange(len(index)),
         mode=mode,
         batch_size=batch_size,
         buckets=bucketing.bucket_lengths(bucket_seconds, metadata.sample_rate_hz),
@@ -357,26 +366,35 @@ def make_iterator(
 class EvalIterator:
     """Every clip of a split once, in index order, as single-clip batches with a `valid` mask.
 
-    The last batch is padded with invalid rows, and processes with fewer clips add
-    all-invalid batches, so every process runs the same number of steps.
+    The split is cut into global batches of batch_size x process_count clips; each process
+    yields its rows [p * batch_size, (p + 1) * batch_size) of every global batch, padded
+    to the global batch's length, with invalid rows where the last global batch runs out.
+    Every process therefore runs the same number of steps with the same shapes.
     """
 
-    def __init__(self, metadata, index: ClipIndex, rows: np.ndarray, batch_size: int, buckets, num_batches: int):
+    def __init__(
+        self, metadata, index: ClipIndex, batch_size: int, buckets, process_index: int = 0, process_count: int = 1
+    ):
         self.metadata, self.index = metadata, index
-        self._rows, self._batch_size, self._buckets = rows, batch_size, buckets
-        self.num_batches = num_batches
-        self._reader = RecordReader(metadata.builder_dir, index)
+        self._batch_size, self._buckets = batch_size, buckets
+        self._process_index = process_index
+        global_batch = batch_size * process_count
+        self.num_batches = -(-len(index) // global_batch)
+        # batch b, process p: rows [b * G + p * B, b * G + (p + 1) * B) of the index, clipped to N.
+        starts = np.arange(self.num_batches) * global_batch
+        self._global_rows = [np.arange(start, min(start + global_batch, len(index))) for start in starts]
+        self._rows = [rows[process_index * batch_size : (process_index + 1) * batch_size] for rows in self._global_rows]
 
     def __len__(self) -> int:
         return self.num_batches
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        stream = self._reader.read(self._rows)
-        for b in range(self.num_batches):
-            rows = self._rows[b * self._batch_size : (b + 1) * self._batch_size]
+        wanted = np.concatenate(self._rows) if self._rows else np.zeros(0, np.int64)
+        stream = RecordReader(self.metadata.builder_dir, self.index).read(wanted)
+        for global_rows, rows in zip(self._global_rows, self._rows):
             clips = [next(stream) for _ in rows]
-            longest = int(self.index.num_samples[rows].max()) if len(rows) else 1
-            length = bucketing.eval_length(longest, self._buckets)
+            # The global batch's longest clip sets the length, so every process has the same shape.
+            length = bucketing.eval_length(int(self.index.num_samples[global_rows].max()), self._buckets)
             batch = assemble_clip(clips, length, self.metadata.target_dim)
             padding = self._batch_size - len(clips)
             if padding:
@@ -404,6 +422,7 @@ def make_eval_iterator(
 ) -> EvalIterator:
     """Evaluation batches: {"x": clip with `valid` [B] bool, "clip_id": [B] str ("" for padding)}.
 
+    batch_size: rows per process (B); each process yields its slice of every global batch.
     No shuffling, no repetition, no clip dropped: clips longer than the largest bucket
     are padded to a multiple of it.
     """
@@ -411,16 +430,7 @@ def make_eval_iterator(
     if batch_size < 1:
         raise UserError(f"batch_size must be >= 1, got {batch_size}")
     process_index, process_count = _process(process_index, process_count)
-    per_process = [
-        np.flatnonzero(np.isin(index.shard, shards_for_process(len(index.shards), p, process_count, split)))
-        for p in range(process_count)
-    ]
-    num_batches = max(-(-len(rows) // batch_size) for rows in per_process)
-    return EvalIterator(
-        metadata,
-        index,
-        per_process[process_index],
-        batch_size,
-        bucketing.bucket_lengths(bucket_seconds, metadata.sample_rate_hz),
-        num_batches,
-    )
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index {process_index} out of range for {process_count} processes")
+    buckets = bucketing.bucket_lengths(bucket_seconds, metadata.sample_rate_hz)
+    return EvalIterator(metadata, index, batch_size, buckets, process_index, process_count)

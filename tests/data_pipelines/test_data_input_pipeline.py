@@ -1,4 +1,4 @@
-"""The training and evaluation iterators: shapes, buckets, padding, restorable state, process shards."""
+"""The training and evaluation iterators: shapes, buckets, padding, restorable state, process slices."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from data_pipelines import tf_setup
 from data_pipelines.loading import epoch_plan
-from data_pipelines.loading.input_pipeline import make_eval_iterator, make_iterator, shards_for_process
+from data_pipelines.loading.input_pipeline import make_eval_iterator, make_iterator
 from data_pipelines.records.clip_index import load_clip_index, scan_clip_index
 from data_pipelines.records.schema import load_metadata
 from tests.data_pipelines import data_fixtures as fx
@@ -113,26 +113,35 @@ def test_items_longer_than_the_largest_bucket_are_dropped(synth_build):
         assert batch["audio"].shape[1] == 6400 and batch["num_samples"].max() <= 6400
 
 
-def test_processes_read_disjoint_shards_and_cover_the_split(synth_build):
-    index = load_clip_index(load_metadata(synth_build.out).builder_dir, "train")
-    assert len(index.shards) >= 4
-    seen = []
-    batches = []
-    for p in range(3):
-        it = make_eval_iterator(synth_build.out, "train", batch_size=5, process_index=p, process_count=3)
-        ids = [c for batch in it for c in batch["clip_id"] if c]
-        batches.append(len(it))
-        seen.append(set(ids))
-        assert len(ids) == len(set(ids))
-        shards = set(index.shard[np.isin(index.clip_id, ids)].tolist())
-        assert shards == set(range(p, len(index.shards), 3))
-    assert not (seen[0] & seen[1]) and not (seen[1] & seen[2]) and not (seen[0] & seen[2])
-    assert set().union(*seen) == set(index.clip_id.tolist())
-    assert len(set(batches)) == 1  # every process runs the same number of eval steps
-    with pytest.raises(UserError, match="shard"):
-        shards_for_process(2, 0, 3, "train")
-    train = make_iterator(synth_build.out, "train", batch_size=2, process_index=1, process_count=2)
-    assert train.get_state()["num_records"] == sum(index.shard % 2 == 1)
+def test_processes_feed_slices_of_one_global_plan(synth_build):
+    """Every process plans the same global epoch; process p's batch is rows [p * B, (p + 1) * B)
+    of the one-process batch of 3B, so shapes (buckets) and steps per epoch agree everywhere."""
+    whole = make_iterator(synth_build.out, "train", batch_size=6, seed=3, **ONE_PROCESS)
+    parts = [make_iterator(synth_build.out, "train", batch_size=2, seed=3, process_index=p, process_count=3)
+             for p in range(3)]  # fmt: skip
+    assert {it.batches_per_epoch() for it in parts} == {whole.batches_per_epoch()}
+    for _ in range(whole.batches_per_epoch() + 2):  # into the second epoch
+        expected, pieces = next(whole), [next(it) for it in parts]
+        for name in expected:
+            for key in expected[name]:
+                joined = np.concatenate([piece[name][key] for piece in pieces])
+                np.testing.assert_array_equal(joined, expected[name][key], err_msg=f"{name}.{key}")
+    # One global position: any process's state restores every process (and 1 process x 6).
+    state = parts[0].get_state()
+    assert state == {**parts[2].get_state(), "process_count": 3}
+    for it in (parts[1], whole):
+        it.set_state(state)
+
+    index = load_clip_index(load_metadata(synth_build.out).builder_dir, "validation")
+    evals = [make_eval_iterator(synth_build.out, "validation", batch_size=5, process_index=p, process_count=3)
+             for p in range(3)]  # fmt: skip
+    assert len(index) % 15  # the last global batch is partial
+    batches = [list(it) for it in evals]
+    assert len({len(b) for b in batches}) == 1 == len({len(it) for it in evals})
+    for step in zip(*batches):
+        assert len({batch["x"]["audio"].shape for batch in step}) == 1  # same shape on every process
+    ids = [c for process in batches for batch in process for c in batch["clip_id"] if c]
+    assert sorted(ids) == sorted(index.clip_id.tolist())
 
 
 def test_eval_iterator_sees_every_clip_once_in_order_with_a_valid_mask(vocaset_build):
