@@ -78,12 +78,15 @@ def prepare_job(
     box=None,
     blend: Path | None = None,
     object_name: str = "face",
+    name_map: dict[str, str] | None = None,
     save_blend: Path | None = None,
 ) -> Path:
     """Writes job.json and its arrays into `folder`; returns the job path.
 
     Exactly one source: `blend` (+ coefficients), `head` (a HeadModel, + coefficients), or
     `vertex_frames` [T, V, 3] with `faces` [F, 3]. `box` is the y-up (min, max) to frame (ignored with `blend`).
+    `name_map` (ARKit name -> shape key) goes to the script, which matches `blend`'s shape keys with
+    `export/target_names.py` like the glTF export matches morph targets.
     """
     out_dir = folder / "frames"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,6 +96,7 @@ def prepare_job(
         "fps": int(fps),
         "object": object_name,
         "names": list(ARKIT_NAMES),
+        "name_map": name_map or {},
         "out_dir": str(out_dir),
         "save_blend": str(Path(save_blend).resolve()) if save_blend else None,
     }

@@ -4,15 +4,17 @@ Started by `export.blender_backend` as
 
     blender -b [scene.blend] --factory-startup --python-exit-code 1 -P blender_render.py -- JOB.json
 
-It imports nothing from this repository and needs no numpy (Debian's Blender runs on the
-system Python, which may lack it): the job folder holds a JSON description and raw
-little-endian float32/int32 arrays, read with the standard `array` module.
+It imports nothing from this repository but `target_names.py` beside it (standard library
+only, loaded by path) and needs no numpy (Debian's Blender runs on the system Python, which
+may lack it): the job folder holds a JSON description and raw little-endian float32/int32
+arrays, read with the standard `array` module.
 
 Modes (job["mode"]):
   * "bundled": build the bundled head (vertices, faces, colours, one shape key per ARKit
     name) as object "face", keyframe the coefficients, render with Workbench + MatCap;
   * "blend": use object job["object"] of the opened .blend, whose shape keys carry ARKit
-    names (matched ignoring case), keyframe those, render with the scene's camera if any;
+    names (in any convention of target_names.py, or through job["name_map"]), keyframe those,
+    render with the scene's camera if any;
   * "vertices": build the user's template mesh and set its vertex positions every frame.
 
 Talks back on stdout, one line each: `VOICEEMO_FRAME <i>` after frame i is written,
@@ -21,6 +23,7 @@ input (missing object, no matching shape keys).
 """
 
 import array
+import importlib.util
 import json
 import math
 import os
@@ -30,6 +33,18 @@ import bpy
 from mathutils import Vector
 
 ERROR_EXIT = 3
+
+
+def _load_target_names():
+    # By path, not by putting export/ on sys.path, where its modules could shadow Blender's.
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "target_names.py")
+    spec = importlib.util.spec_from_file_location("voiceemo_target_names", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+target_names = _load_target_names()
 
 
 def say(kind, text):
@@ -94,17 +109,25 @@ def add_shape_keys(obj, basis, names, folder):
         key.data.foreach_set("co", array.array("f", (b + d for b, d in zip(basis, offset))))
 
 
-def match_shape_keys(obj, arkit_names):
-    """ARKit name -> shape key block, matched ignoring case; reports what is missing."""
+def match_shape_keys(obj, arkit_names, name_map=None):
+    """ARKit name -> shape key block, matched in the common naming conventions (target_names.py)
+    or through `name_map`; reports the ARKit names it lacks and the keys nothing drives."""
     if obj.type != "MESH" or obj.data.shape_keys is None:
         fail(f"object {obj.name!r} has no shape keys; it needs keys named after the 52 ARKit blendshapes")
-    blocks = {block.name.strip().lower(): block for block in obj.data.shape_keys.key_blocks}
-    found = {name: blocks[name.lower()] for name in arkit_names if name.lower() in blocks}
+    blocks = list(obj.data.shape_keys.key_blocks)[1:]  # the first is the basis (reference) key
+    names = [block.name for block in blocks]
+    found = {arkit: blocks[i] for arkit, i in target_names.match_targets(arkit_names, names, name_map).items()}
     if not found:
-        fail(f"object {obj.name!r} has no shape key named after an ARKit blendshape (e.g. jawOpen, eyeBlinkLeft)")
+        fail(
+            f"object {obj.name!r} has no shape key named after an ARKit blendshape in a known convention "
+            "(e.g. jawOpen, jaw_open, eyeBlink_L); map the names with --name-map FILE.json"
+        )
     missing = [name for name in arkit_names if name not in found]
     if missing:
         say("WARNING", f"object {obj.name!r} lacks {len(missing)} ARKit shape keys: {' '.join(missing)}")
+    undriven = target_names.unmatched_targets(names, {k: names.index(b.name) for k, b in found.items()})
+    if undriven:
+        say("WARNING", f"{len(undriven)} shape keys of {obj.name!r} match no ARKit name: {' '.join(undriven)}")
     return found
 
 
@@ -191,7 +214,8 @@ def main():
             meshes = sorted(o.name for o in bpy.data.objects if o.type == "MESH")
             fail(f"the .blend has no object named {job['object']!r} (mesh objects: {', '.join(meshes) or 'none'})")
         coefficients = read_floats(os.path.join(folder, "coefficients.f32"))
-        keyframe_coefficients(match_shape_keys(obj, job["names"]), job["names"], coefficients, num_frames)
+        found = match_shape_keys(obj, job["names"], job.get("name_map"))
+        keyframe_coefficients(found, job["names"], coefficients, num_frames)
         if scene.camera is None:
             frame_object(scene, obj, *job["size"])
     else:

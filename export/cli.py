@@ -12,6 +12,10 @@ from pathlib import Path
 
 FORMATS = ("csv", "json", "gltf", "glb", "npy")
 _SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".gltf": "gltf", ".glb": "glb", ".npy": "npy"}
+NAME_MAP_HELP = (
+    'JSON object of ARKit name -> morph target / shape key name (e.g. {"jawOpen": "Mouth_Open"}) for heads '
+    "whose names follow no known convention; tried before the conventions"
+)
 
 
 def register(subparsers) -> None:
@@ -35,10 +39,17 @@ def register(subparsers) -> None:
         "--head",
         type=Path,
         metavar="FILE.glb",
-        help="gltf/glb only: animate this head's morph targets (matched by ARKit name, ignoring case) "
-        "instead of the bundled head; names it lacks are reported",
+        help="gltf/glb only: animate this head's morph targets instead of the bundled head; ARKit names are "
+        "matched in common conventions (jawOpen/JawOpen, Face Cap browDown_L, eyeBlink_Left, snake_case "
+        "eye_blink_left, Maya prefixes blendShape1.jawOpen); names it lacks are reported",
     )
+    export.add_argument("--name-map", type=Path, metavar="FILE.json", help=NAME_MAP_HELP)
     export.add_argument("--strict", action="store_true", help="fail when --head lacks any of the 52 ARKit names")
+    export.add_argument(
+        "--no-clamp",
+        action="store_true",
+        help="csv/json/gltf/glb: keep raw weights (default: clamp to ARKit's [0, 1]; the JSON records which)",
+    )
     export.add_argument("--fps", type=int, default=30, help="frame rate of the coefficients (default 30)")
     export.set_defaults(handler=_export)
 
@@ -61,9 +72,14 @@ def register(subparsers) -> None:
         "--engine", choices=("pyrender", "blender"), help="renderer (default: pyrender, or blender with --blend)"
     )
     render.add_argument("--blend", type=Path, metavar="FILE.blend", help="Blender scene with the face object")
-    render.add_argument("--object", default="face", help="object in --blend carrying ARKit shape keys (default: face)")
+    render.add_argument(
+        "--object",
+        default="face",
+        help="object in --blend carrying ARKit shape keys, in any --head naming convention (default: face)",
+    )
     render.add_argument("--size", default="512x768", metavar="WxH", help="frame size in pixels (default 512x768)")
     render.add_argument("--head", type=Path, metavar="FILE.glb", help="render this GLB head (ARKit morph targets)")
+    render.add_argument("--name-map", type=Path, metavar="FILE.json", help=NAME_MAP_HELP)
     render.add_argument(
         "--template", type=Path, metavar="MESH", help="neutral mesh (.obj/.ply/.glb) for vertex offsets"
     )
@@ -94,6 +110,10 @@ def _export(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out}: cannot tell the format from the suffix; pass --format {{{choices}}}")
     if args.head is not None and fmt not in ("gltf", "glb"):
         raise UserError("--head applies to --format gltf or glb")
+    if args.name_map is not None and args.head is None:
+        raise UserError("--name-map goes with --head")
+    if args.no_clamp and fmt == "npy":
+        raise UserError("--no-clamp applies to csv, json, gltf and glb (the .npy is always raw)")
     animation = load_animation(args.coeffs)
     if fmt == "npy":
         from export.formats import write_npy
@@ -106,21 +126,34 @@ def _export(args: argparse.Namespace) -> int:
     if fmt == "csv":
         from export.formats import write_live_link_csv
 
-        write_live_link_csv(coefficients, args.out, fps=args.fps)
+        write_live_link_csv(coefficients, args.out, fps=args.fps, clamp=not args.no_clamp)
     elif fmt == "json":
         from export.formats import write_json
 
-        write_json(coefficients, args.out, fps=args.fps)
+        write_json(coefficients, args.out, fps=args.fps, clamp=not args.no_clamp)
     else:
-        from export.gltf import write_gltf_animation
+        from export.gltf import load_name_map, write_gltf_animation
 
         report = write_gltf_animation(
-            coefficients, args.out, head=args.head, fps=args.fps, binary=fmt == "glb", strict=args.strict
+            coefficients,
+            args.out,
+            head=args.head,
+            fps=args.fps,
+            binary=fmt == "glb",
+            strict=args.strict,
+            clamp=not args.no_clamp,
+            name_map=load_name_map(args.name_map),
         )
         if report.missing:
             print(
                 f"warning: {args.head} lacks {len(report.missing)} of 52 ARKit morph targets (left unanimated): "
                 + " ".join(report.missing),
+                file=sys.stderr,
+            )
+        if report.unmatched_targets:
+            print(
+                f"note: {len(report.unmatched_targets)} morph targets of {args.head} match no ARKit name (kept at "
+                "their default weight; map them with --name-map): " + " ".join(report.unmatched_targets),
                 file=sys.stderr,
             )
         on = "the bundled head" if args.head is None else f"{args.head} ({len(report.matched)} ARKit targets)"
@@ -132,6 +165,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from export.animation_input import parse_size
+    from export.gltf import load_name_map
     from export.render import render_video
 
     _check_fps(args.fps)
@@ -145,6 +179,7 @@ def _render(args: argparse.Namespace) -> int:
         blend=args.blend,
         object_name=args.object,
         head=args.head,
+        name_map=load_name_map(args.name_map),
         template=args.template,
         blender=args.blender,
         save_blend=args.save_blend,

@@ -15,8 +15,14 @@ importer and the Blender/Maya/MotionBuilder CSV importers read):
   * `BlendShapeCount` is 61 (52 blendshapes + 9 rotations), as the app writes it;
   * head and eye rotations are not predicted by the model and are written as 0.
 
-JSON: `{"fps": 30, "names": [52 ARKit names], "frames": [[52 floats], ...]}`.
+JSON: `{"fps": 30, "clamped": true, "names": [52 ARKit names], "frames": [[52 floats], ...]}`.
 .npy: the [T, 52] float32 array in ARKit order, which is EmoTalk's layout and order.
+
+CSV and JSON weights are clamped to [0, 1] by default: ARKit (and so the Live Link Face
+app) never reports values outside it, and animation tools clamp or reject them, while the
+model's smoothed output can dip slightly below 0 (e.g. -0.0068). `clamp=False` keeps the
+raw values; the JSON's "clamped" records which. The .npy is always raw, as the release
+writes it.
 
 Floats are written with the shortest text that reads back to the same float32, so every
 format round-trips exactly.
@@ -69,6 +75,11 @@ def _check(coefficients) -> np.ndarray:
     return coefficients
 
 
+def clamp_weights(coefficients: np.ndarray, clamp: bool = True) -> np.ndarray:
+    """[T, 52] -> the same clipped to ARKit's [0, 1] (clamp=True) or unchanged."""
+    return np.clip(coefficients, 0.0, 1.0) if clamp else coefficients
+
+
 def _text(values: np.ndarray) -> list[str]:
     """float32 values -> shortest decimal strings that parse back to the same float32."""
     return [str(v) for v in np.asarray(values, dtype=np.float32)]
@@ -91,9 +102,10 @@ def parse_timecode(text: str, fps: int = FPS) -> float:
         raise UserError(f"bad Live Link Face timecode {text!r}; expected HH:MM:SS:FF.mmm") from None
 
 
-def write_live_link_csv(coefficients, out_path: str | os.PathLike, fps: int = FPS) -> None:
-    """[T, 52] ARKit-order coefficients -> Live Link Face CSV (columns in the app's order)."""
-    coefficients = _check(coefficients)
+def write_live_link_csv(coefficients, out_path: str | os.PathLike, fps: int = FPS, clamp: bool = True) -> None:
+    """[T, 52] ARKit-order coefficients -> Live Link Face CSV (columns in the app's order), clamped to [0, 1]
+    unless clamp=False."""
+    coefficients = clamp_weights(_check(coefficients), clamp)
     zeros = ["0"] * len(LIVE_LINK_ROTATIONS)
     with atomic_path(out_path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
@@ -119,12 +131,13 @@ def read_live_link_csv(path: str | os.PathLike) -> np.ndarray:
         raise UserError(f"{path}: malformed row ({error})") from None
 
 
-def write_json(coefficients, out_path: str | os.PathLike, fps: int = FPS) -> None:
-    """[T, 52] coefficients -> {"fps", "names" (ARKit order), "frames": [[52 floats], ...]}."""
-    coefficients = _check(coefficients)
+def write_json(coefficients, out_path: str | os.PathLike, fps: int = FPS, clamp: bool = True) -> None:
+    """[T, 52] coefficients -> {"fps", "clamped", "names" (ARKit order), "frames": [[52 floats], ...]}."""
+    coefficients = clamp_weights(_check(coefficients), clamp)
     frames = ",\n    ".join("[" + ", ".join(_text(row)) + "]" for row in coefficients)
     names = json.dumps(list(ARKIT_NAMES))
-    text = f'{{\n  "fps": {int(fps)},\n  "names": {names},\n  "frames": [\n    {frames}\n  ]\n}}\n'
+    head = f'"fps": {int(fps)},\n  "clamped": {json.dumps(bool(clamp))},\n  "names": {names}'
+    text = f'{{\n  {head},\n  "frames": [\n    {frames}\n  ]\n}}\n'
     with atomic_path(out_path) as tmp:
         tmp.write_text(text)
 

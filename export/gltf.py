@@ -5,10 +5,15 @@ interpolation at one key per frame (t = i / 30 s). Morph targets are identified 
 through `mesh.extras.targetNames`, the convention Blender, three.js, Babylon.js and
 Unreal's importer share.
 
-On a user's file, each ARKit name is looked up among the target names, ignoring case
-(Live Link spells `JawOpen` what ARKit spells `jawOpen`). Names with no target are
+On a user's file, each ARKit name is looked up among the target names in the common
+naming conventions (`export/target_names.py`: ARKit ignoring case, Face Cap `browDown_L`,
+`Left`/`Right` words, snake_case, Maya-style `blendShape1.jawOpen` prefixes), or through an
+explicit name map. ARKit names with no target, and targets no ARKit name drives, are
 reported back, never guessed from look-alikes; targets that are not ARKit shapes keep their
 mesh default weight. The user's scene, materials and existing animations are kept.
+
+Weights are clamped to ARKit's [0, 1] unless `clamp=False`; the animation's `extras`
+records which (`{"clamped": true}`).
 
 Output: `.glb` is binary glTF; `.gltf` is JSON with the buffer embedded as a data URI,
 so either is a single self-contained file.
@@ -23,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 
+from export.formats import clamp_weights
 from export.head_model import HeadModel
+from export.target_names import match_targets, unmatched_targets
 from voiceemo_jax.arkit import ARKIT_NAMES
 from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
@@ -44,12 +51,14 @@ _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 
 @dataclasses.dataclass(frozen=True)
 class GltfReport:
-    """What an export animated: ARKit names found on the head, and those it lacks."""
+    """What an export animated: ARKit names found on the head, those it lacks, and the head's
+    morph targets that no ARKit name drives."""
 
     path: Path
     matched: tuple[str, ...]
     missing: tuple[str, ...]
     frames: int
+    unmatched_targets: tuple[str, ...] = ()
 
 
 class _Blob:
@@ -106,6 +115,9 @@ class _Blob:
         )
         self.gltf.accessors.append(
             pygltflib.Accessor(
+                # No bufferView, so no byteOffset either (pygltflib defaults it to 0, which the
+                # glTF schema forbids without a bufferView).
+                byteOffset=None,
                 componentType=pygltflib.FLOAT,
                 count=len(array),
                 type="VEC3",
@@ -190,6 +202,9 @@ def _load_user_gltf(path: Path) -> pygltflib.GLTF2:
             raise ValueError("not glTF")
         # Gather every buffer (external .bin, data URI or GLB chunk) into the binary blob.
         gltf.convert_buffers(pygltflib.BufferFormat.BINARYBLOB)
+        for accessor in gltf.accessors:
+            if accessor.bufferView is None:  # pygltflib fills in byteOffset=0, invalid without a bufferView
+                accessor.byteOffset = None
     except UserError:
         raise
     except Exception as error:  # pygltflib raises assorted types on malformed files
@@ -199,28 +214,52 @@ def _load_user_gltf(path: Path) -> pygltflib.GLTF2:
     return gltf
 
 
-def match_arkit_names(names: list[str]) -> dict[str, int]:
-    """ARKit name -> index into `names` for every name present (case-insensitive, whole name)."""
-    lowered = {}
-    for i, name in enumerate(names):
-        lowered.setdefault(name.strip().lower(), i)
-    return {arkit: lowered[arkit.lower()] for arkit in ARKIT_NAMES if arkit.lower() in lowered}
+def match_arkit_names(names: list[str], name_map: dict[str, str] | None = None) -> dict[str, int]:
+    """ARKit name -> index into `names` for every ARKit shape present (see `export/target_names.py`)."""
+    return match_targets(ARKIT_NAMES, names, name_map)
 
 
-def _animate(gltf: pygltflib.GLTF2, blob: _Blob, coefficients: np.ndarray, fps: int) -> tuple[str, ...]:
-    """Adds the weights animation to every node whose mesh has ARKit-named targets; returns the matched names."""
+def load_name_map(path: str | os.PathLike | None) -> dict[str, str] | None:
+    """`--name-map FILE.json` ({"jawOpen": "Mouth_Open", ...}: ARKit name -> target name) -> dict."""
+    from export.target_names import parse_name_map
+
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise UserError(f"--name-map {path}: {error.strerror}") from None
+    try:
+        return parse_name_map(text, ARKIT_NAMES, source=f"--name-map {path}")
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def _animate(
+    gltf: pygltflib.GLTF2,
+    blob: _Blob,
+    coefficients: np.ndarray,
+    fps: int,
+    name_map: dict[str, str] | None,
+    clamped: bool,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Adds the weights animation to every node whose mesh has ARKit targets; returns (the ARKit
+    names matched, the animated meshes' targets left undriven)."""
     times = np.arange(len(coefficients), dtype=np.float32) / np.float32(fps)
     time_accessor = None
-    samplers, channels, matched = [], [], set()
+    samplers, channels, matched, undriven, seen_meshes = [], [], set(), [], set()
     for node_index, node in enumerate(gltf.nodes):
         if node.mesh is None:
             continue
         mesh = gltf.meshes[node.mesh]
         names = target_names(gltf, mesh)
-        found = match_arkit_names(names)
+        found = match_arkit_names(names, name_map)
         if not found:
             continue
         matched |= set(found)
+        if node.mesh not in seen_meshes:
+            seen_meshes.add(node.mesh)
+            undriven += [name for name in unmatched_targets(names, found) if name not in undriven]
         defaults = np.asarray(mesh.weights or [0.0] * len(names), dtype=np.float32)
         weights = np.tile(defaults, (len(coefficients), 1))
         for arkit, target in found.items():
@@ -238,8 +277,12 @@ def _animate(gltf: pygltflib.GLTF2, blob: _Blob, coefficients: np.ndarray, fps: 
             )
         )
     if channels:
-        gltf.animations.append(pygltflib.Animation(name=ANIMATION_NAME, samplers=samplers, channels=channels))
-    return tuple(name for name in ARKIT_NAMES if name in matched)
+        gltf.animations.append(
+            pygltflib.Animation(
+                name=ANIMATION_NAME, samplers=samplers, channels=channels, extras={"clamped": bool(clamped)}
+            )
+        )
+    return tuple(name for name in ARKIT_NAMES if name in matched), tuple(undriven)
 
 
 def write_gltf_animation(
@@ -249,11 +292,15 @@ def write_gltf_animation(
     fps: int = FPS,
     binary: bool | None = None,
     strict: bool = False,
+    clamp: bool = True,
+    name_map: dict[str, str] | None = None,
 ) -> GltfReport:
     """Writes [T, 52] ARKit coefficients as a morph-target animation to `out_path`.
 
     head: None for the bundled head, a path to the user's .glb/.gltf, or a `HeadModel`.
     binary: GLB (True) or .gltf JSON (False); None decides by the suffix (.glb / .gltf).
+    clamp: weights clipped to [0, 1] (ARKit's range); False keeps the raw values.
+    name_map: ARKit name -> the head's target name, tried before the naming conventions.
     Raises UserError when the head has no ARKit-named morph targets at all, or (strict) lacks
     any; otherwise the names it lacks are listed in the returned report's `missing`.
     """
@@ -262,6 +309,7 @@ def write_gltf_animation(
     coefficients = np.asarray(coefficients, dtype=np.float32)
     if coefficients.ndim != 2 or coefficients.shape[1] != len(ARKIT_NAMES) or len(coefficients) == 0:
         raise UserError(f"expected [frames, 52] ARKit coefficients, got shape {list(coefficients.shape)}")
+    coefficients = clamp_weights(coefficients, clamp)
     out_path = Path(out_path)
     if binary is None:
         if out_path.suffix.lower() not in (".glb", ".gltf"):
@@ -274,9 +322,12 @@ def write_gltf_animation(
         source = str(head)
         gltf = _load_user_gltf(Path(head))
         blob = _Blob(gltf, gltf.binary_blob() or b"")
-    matched = _animate(gltf, blob, coefficients, fps)
+    matched, undriven = _animate(gltf, blob, coefficients, fps, name_map, clamp)
     if not matched:
-        raise UserError(f"{source}: no morph target carries an ARKit blendshape name (e.g. jawOpen, eyeBlinkLeft)")
+        raise UserError(
+            f"{source}: no morph target carries an ARKit blendshape name in a known convention (e.g. jawOpen, "
+            "jaw_open, eyeBlink_L); map the names with --name-map FILE.json"
+        )
     missing = tuple(name for name in ARKIT_NAMES if name not in matched)
     if strict and missing:
         raise UserError(f"{source}: lacks {len(missing)} of 52 ARKit morph targets: {' '.join(missing)}")
@@ -287,7 +338,9 @@ def write_gltf_animation(
         else:
             gltf.convert_buffers(pygltflib.BufferFormat.DATAURI)
             gltf.save_json(str(tmp))
-    return GltfReport(path=out_path, matched=matched, missing=missing, frames=len(coefficients))
+    return GltfReport(
+        path=out_path, matched=matched, missing=missing, frames=len(coefficients), unmatched_targets=undriven
+    )
 
 
 def read_accessor(gltf: pygltflib.GLTF2, index: int) -> np.ndarray:
@@ -326,16 +379,17 @@ def _target_position(primitive: pygltflib.Primitive, j: int) -> int:
     return target["POSITION"] if isinstance(target, dict) else target.POSITION
 
 
-def read_head(path: str | os.PathLike) -> tuple[HeadModel, tuple[str, ...]]:
-    """A user's .glb/.gltf head -> (HeadModel with its ARKit-named targets, ARKit names it lacks).
+def read_head(path: str | os.PathLike, name_map: dict[str, str] | None = None) -> tuple[HeadModel, tuple[str, ...]]:
+    """A user's .glb/.gltf head -> (HeadModel with its ARKit targets, ARKit names it lacks).
 
+    Targets are matched as in `write_gltf_animation` (`name_map` first, then the naming conventions).
     Takes the first mesh with ARKit-named targets (all its primitives merged) in its own
     mesh coordinates (node transforms are not applied: heads are expected at the origin).
     """
     path = Path(path)
     gltf = _load_user_gltf(path)
     for mesh in gltf.meshes:
-        found = match_arkit_names(target_names(gltf, mesh))
+        found = match_arkit_names(target_names(gltf, mesh), name_map)
         if not found:
             continue
         vertices, faces, deltas, offset = [], [], [], 0

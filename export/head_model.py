@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -89,9 +88,9 @@ def _source_hash() -> str:
 
 
 def _cache_dir() -> Path:
-    if os.environ.get("VOICEEMO_CACHE"):
-        return Path(os.environ["VOICEEMO_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "voiceemo"
+    from voiceemo_jax.inference.compile_cache import user_cache_dir
+
+    return user_cache_dir()
 
 
 def _generate() -> HeadModel:

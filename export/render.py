@@ -72,6 +72,7 @@ def render_video(
     blend: str | os.PathLike | None = None,
     object_name: str = "face",
     head: str | os.PathLike | None = None,
+    name_map: dict[str, str] | None = None,
     template: str | os.PathLike | None = None,
     blender: str | None = None,
     save_blend: str | os.PathLike | None = None,
@@ -84,6 +85,8 @@ def render_video(
     pick Blender when `blend` is given. head: a user's .glb/.gltf with ARKit morph targets
     instead of the bundled head. template: mesh file giving vertices and faces for offsets.
     blend/object_name: a .blend whose object carries ARKit shape keys (Blender only).
+    name_map: ARKit name -> the head's morph target / the object's shape key name, tried before the
+    naming conventions of `export/target_names.py`.
     save_blend: also save the keyframed Blender scene there (Blender only).
     """
     from export.video import read_audio, write_mp4
@@ -128,7 +131,7 @@ def render_video(
             else:
                 from export.gltf import read_head
 
-                model, missing = read_head(head)
+                model, missing = read_head(head, name_map)
                 if missing:
                     names = " ".join(missing)
                     print(f"warning: {head} lacks {len(missing)} ARKit morph targets: {names}", file=sys.stderr)
@@ -176,6 +179,7 @@ def render_video(
                 box=None if blend is not None else frame_box(neutral, part),
                 blend=Path(blend) if blend is not None else None,
                 object_name=object_name,
+                name_map=name_map,
                 save_blend=save_blend,
             )
             with _progress(animation.num_frames, engine, progress) as bar:

@@ -32,6 +32,12 @@ if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     if "jax" in sys.modules:  # imported already (by a plugin): its config read the environment then
         sys.modules["jax"].config.update("jax_compilation_cache_dir", _CREATED_CACHE)
 
+# Likewise the user's cache folder (~/.cache/voiceemo: the bundled head, the XLA cache of
+# `voiceemo predict`/`demo`): the tests use one temporary folder and never write to the user's.
+_CREATED_USER_CACHE = None
+if not os.environ.get("VOICEEMO_CACHE"):
+    _CREATED_USER_CACHE = os.environ["VOICEEMO_CACHE"] = tempfile.mkdtemp(prefix="voiceemo-user-cache-")
+
 
 def pytest_collection_modifyitems(config, items):
     """Files marked `heavy` first: pytest-xdist (--dist loadfile) hands out files in collection
@@ -40,8 +46,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_unconfigure(config):
-    if _CREATED_CACHE:
-        shutil.rmtree(_CREATED_CACHE, ignore_errors=True)
+    for created in (_CREATED_CACHE, _CREATED_USER_CACHE):
+        if created:
+            shutil.rmtree(created, ignore_errors=True)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ import pygltflib
 import pytest
 
 from export.formats import read_live_link_csv
+from tests.export.gltf_validator import assert_valid
 from voiceemo_jax.arkit import GROUPS
 from voiceemo_jax.cli import main
 from voiceemo_jax.commands.demo import assets_dir, bundled_samples, bundled_swap, demo_model_dir
@@ -55,10 +56,12 @@ def _check_outputs(folder, name, audio_seconds=None):
     assert coeffs.shape == (frames, 52) and coeffs.dtype == np.float32
     doc = json.loads((folder / f"{name}.json").read_text())
     assert doc["num_frames"] == frames and doc["emotion"] in doc["emotion_labels"]
-    np.testing.assert_allclose(read_live_link_csv(folder / f"{name}.csv"), coeffs, atol=1e-5)
+    # The .npy stays raw; the CSV and GLB hold the weights clamped to ARKit's [0, 1].
+    assert doc["clamped"] == {"npy": False, "csv": True, "glb": True}
+    np.testing.assert_allclose(read_live_link_csv(folder / f"{name}.csv"), np.clip(coeffs, 0, 1), atol=1e-5)
     gltf = pygltflib.GLTF2().load(str(folder / f"{name}.glb"))
     times = gltf.accessors[gltf.animations[0].samplers[0].input]
-    assert times.count == frames
+    assert times.count == frames and gltf.animations[0].extras == {"clamped": True}
     if audio_seconds is not None:
         assert frames == int(np.ceil(audio_seconds * 30 - 1e-9))
     return frames
@@ -87,6 +90,7 @@ def test_demo_on_a_user_file_renders_an_mp4_with_matching_audio(tmp_path, capsys
     user.write_bytes(sample["path"].read_bytes())
     assert main(["demo", "--out", str(tmp_path / "mine"), "--audio", str(user), "--size", "192x288"]) == 0
     frames = _check_outputs(tmp_path / "mine", "my voice", sample["seconds"])
+    assert_valid(tmp_path / "mine" / "my voice.glb")  # the Khronos glTF Validator: no error, no warning
     video = tmp_path / "mine" / "my voice.mp4"
     assert str(video) in capsys.readouterr().out
     seconds = _stream_seconds(video)

@@ -65,9 +65,39 @@ def test_json_round_trip(coeffs_npy, random_coeffs, tmp_path):
     out = tmp_path / "anim.json"
     assert export(coeffs_npy, "json", out) == 0
     doc = json.loads(out.read_text())
-    assert set(doc) == {"fps", "names", "frames"}
-    assert doc["fps"] == 30 and doc["names"] == list(ARKIT_NAMES)
+    assert set(doc) == {"fps", "clamped", "names", "frames"}
+    assert doc["fps"] == 30 and doc["names"] == list(ARKIT_NAMES) and doc["clamped"] is True
     np.testing.assert_array_equal(np.array(doc["frames"], np.float32), random_coeffs)
+
+
+def _csv_values(path) -> np.ndarray:
+    """[T, 52] in ARKit order from a Live Link CSV, read with the csv module alone."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    columns = [rows[0].index(name) for name in LIVE_LINK_NAMES]
+    return np.array([[float(row[c]) for c in columns] for row in rows[1:]], np.float32)
+
+
+def test_csv_and_json_clamp_to_unit_range_unless_no_clamp(tmp_path):
+    raw = np.random.default_rng(3).uniform(-0.3, 1.3, (12, 52)).astype(np.float32)
+    raw[0, 0] = -0.0068  # the kind of dip the smoothed model output shows
+    np.save(tmp_path / "raw.npy", raw)
+    assert export(tmp_path / "raw.npy", "csv", tmp_path / "a.csv") == 0
+    assert export(tmp_path / "raw.npy", "json", tmp_path / "a.json") == 0
+    assert export(tmp_path / "raw.npy", "csv", tmp_path / "raw.csv", "--no-clamp") == 0
+    assert export(tmp_path / "raw.npy", "json", tmp_path / "raw.json", "--no-clamp") == 0
+    clamped = np.clip(raw, 0.0, 1.0)
+    np.testing.assert_array_equal(_csv_values(tmp_path / "a.csv"), clamped)
+    np.testing.assert_array_equal(_csv_values(tmp_path / "raw.csv"), raw)
+    doc, raw_doc = (json.loads((tmp_path / name).read_text()) for name in ("a.json", "raw.json"))
+    assert doc["clamped"] is True and raw_doc["clamped"] is False
+    np.testing.assert_array_equal(np.array(doc["frames"], np.float32), clamped)
+    np.testing.assert_array_equal(np.array(raw_doc["frames"], np.float32), raw)
+    # The .npy stays raw, and --no-clamp has no meaning there.
+    assert export(tmp_path / "raw.npy", "npy", tmp_path / "copy.npy") == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "copy.npy"), raw)
+    assert export(tmp_path / "raw.npy", "npy", tmp_path / "never.npy", "--no-clamp") == 2
+    assert not (tmp_path / "never.npy").exists()
 
 
 def test_npy_is_emotalk_layout_and_vertex_offsets_pass_through(coeffs_npy, random_coeffs, tmp_path):

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.skipif(
     shutil.which("blender") is None, reason="Blender is not installed (Debian: apt-get install blender); CI has it"
 )
 
-# Builds a scene with three mesh objects and no camera, then saves it to argv[-1]:
-# "face" (shape keys Basis, jawOpen, EyeBlinkLeft, smirk), "plain" (no keys), "other" (non-ARKit keys).
+# Builds a scene with four mesh objects and no camera, then saves it to argv[-1]:
+# "face" (shape keys Basis, jawOpen, EyeBlinkLeft, smirk), "plain" (no keys), "other" (non-ARKit keys),
+# "facecap" (keys in other naming conventions, one only a name map can place).
 MAKE_BLEND = """
 import bpy, sys
 for obj in list(bpy.data.objects):
@@ -45,13 +46,14 @@ def sphere(name, location, keys):
 sphere("face", (0, 0, 0), ["jawOpen", "EyeBlinkLeft", "smirk"])
 sphere("plain", (1, 0, 0), [])
 sphere("other", (2, 0, 0), ["smile", "frown"])
+sphere("facecap", (3, 0, 0), ["blendShape1.jaw_open", "eyeBlink_L", "Lid_Close_Rt", "smirk"])
 bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
 """
 
 # Prints the keyframes of the saved scene's shape-key action as JSON.
 READ_KEYS = """
-import bpy, json
-key = bpy.data.objects["face"].data.shape_keys
+import bpy, json, sys
+key = bpy.data.objects[sys.argv[-1] if "--" in sys.argv else "face"].data.shape_keys
 curves = {c.data_path: [list(p.co) for p in c.keyframe_points] for c in key.animation_data.action.fcurves}
 print("KEYS " + json.dumps(curves))
 """
@@ -114,10 +116,26 @@ def test_user_blend_object_is_keyframed_and_rendered(user_blend, clip_npy, wav, 
     np.testing.assert_allclose(np.array(curves['key_blocks["EyeBlinkLeft"].value'])[:, 1], clip[:, 8])
 
 
+def test_shape_keys_in_other_conventions_and_a_name_map(user_blend, clip_npy, wav, tmp_path, capsys):
+    out, saved, name_map = tmp_path / "facecap.mp4", tmp_path / "facecap.blend", tmp_path / "map.json"
+    name_map.write_text(json.dumps({"eyeBlinkRight": "Lid_Close_Rt"}))
+    extra = ["--object", "facecap", "--name-map", str(name_map), "--save-blend", str(saved)]
+    assert render(clip_npy, wav, out, "--blend", str(user_blend), "--size", "32x48", *extra) == 0
+    err = capsys.readouterr().err
+    assert "lacks 49 ARKit shape keys" in err and "1 shape keys of 'facecap' match no ARKit name: smirk" in err
+    stdout = run_blender(str(saved), "--factory-startup", "--python-expr", READ_KEYS, "--", "facecap")
+    curves = json.loads(next(line for line in stdout.splitlines() if line.startswith("KEYS "))[5:])
+    clip = jaw_blink_clip()
+    expected = {"blendShape1.jaw_open": 24, "eyeBlink_L": 8, "Lid_Close_Rt": 9}  # ARKit-order columns
+    assert set(curves) == {f'key_blocks["{name}"].value' for name in expected}
+    for name, column in expected.items():
+        np.testing.assert_allclose(np.array(curves[f'key_blocks["{name}"].value'])[:, 1], clip[:, column])
+
+
 @pytest.mark.parametrize(
     "obj, message",
     [
-        ("nobody", "has no object named 'nobody' (mesh objects: face, other, plain)"),
+        ("nobody", "has no object named 'nobody' (mesh objects: face, facecap, other, plain)"),
         ("plain", "object 'plain' has no shape keys"),
         ("other", "has no shape key named after an ARKit blendshape"),
     ],

@@ -40,6 +40,11 @@ def register(subparsers) -> None:
     parser.add_argument("--emotion-audio", metavar="FILE", help="with --audio: take the emotion from this clip")
     parser.add_argument("--size", default="384x576", metavar="WxH", help="preview video size (default 384x576)")
     parser.add_argument("--no-video", action="store_true", help="skip the preview MP4s")
+    parser.add_argument(
+        "--no-clamp",
+        action="store_true",
+        help="keep raw weights in the CSV and GLB (default: clamp to ARKit's [0, 1]; the .npy is always raw)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -111,8 +116,10 @@ def run(args) -> int:
 
     from voiceemo_jax.audio import load_audio
     from voiceemo_jax.inference import prediction_files
+    from voiceemo_jax.inference.compile_cache import enable_compile_cache
     from voiceemo_jax.inference.predictor import Predictor
 
+    enable_compile_cache()  # before the first compilation: a repeat demo loads the compiled programs
     # Read every input before writing anything, so a bad file leaves no partial demo.
     audio = {str(job["audio"]): load_audio(job["audio"]) for job in jobs}
     for job in jobs:
@@ -128,7 +135,9 @@ def run(args) -> int:
         prediction = predictor.predict(
             content, level=job["level"], person=0, emotion_audio=emotion, name=str(job["audio"])
         )
-        files = _write_all(out, job, prediction, prediction_files, size, video=not args.no_video)
+        files = _write_all(
+            out, job, prediction, prediction_files, size, video=not args.no_video, clamp=not args.no_clamp
+        )
         probability = prediction.emotion_probabilities.max()
         print(f"      emotion read from the voice: {prediction.emotion} ({probability:.0%}); "
               f"{prediction.outputs.shape[0]} frames")  # fmt: skip
@@ -149,7 +158,7 @@ DESCRIPTIONS = {
 }
 
 
-def _write_all(out, job, prediction, prediction_files, size, *, video: bool) -> dict:
+def _write_all(out, job, prediction, prediction_files, size, *, video: bool, clamp: bool) -> dict:
     from export.formats import write_live_link_csv
     from export.gltf import write_gltf_animation
     from export.render import render_video
@@ -157,17 +166,20 @@ def _write_all(out, job, prediction, prediction_files, size, *, video: bool) -> 
     npy = out / f"{job['name']}.npy"
     sources = {"audio": str(job["audio"]), "emotion_audio": job["emotion_audio"] and str(job["emotion_audio"]),
                "checkpoint": "demo model"}  # fmt: skip
+    # The JSON records which files hold weights clamped to [0, 1]: the .npy stays raw, as the release writes it.
+    clamped = {"npy": False, "csv": clamp, "glb": clamp}
     coefficients = prediction_files.write_prediction(
-        npy, prediction, level=job["level"], person=0, post_processing=True, seed=0, sources=sources
-    )["outputs"]
+        npy, prediction, level=job["level"], person=0, post_processing=True, seed=0, sources=sources,
+        extra={"clamped": clamped},
+    )["outputs"]  # fmt: skip
     paths = {
         "npy": npy,
         "json": npy.with_suffix(".json"),
         "csv": npy.with_suffix(".csv"),
         "glb": npy.with_suffix(".glb"),
     }
-    write_live_link_csv(coefficients, paths["csv"])
-    write_gltf_animation(coefficients, paths["glb"])
+    write_live_link_csv(coefficients, paths["csv"], clamp=clamp)
+    write_gltf_animation(coefficients, paths["glb"], clamp=clamp)
     if video:
         paths["mp4"] = npy.with_suffix(".mp4")
         render_video(coefficients, job["audio"], paths["mp4"], size=size, progress=False)

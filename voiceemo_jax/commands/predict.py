@@ -118,6 +118,7 @@ def run(args) -> int:
     from voiceemo_jax.audio import load_audio
     from voiceemo_jax.errors import UserError
     from voiceemo_jax.inference import prediction_files
+    from voiceemo_jax.inference.compile_cache import enable_compile_cache
     from voiceemo_jax.inference.predictor import Predictor
 
     if args.out is not None:
@@ -128,6 +129,7 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, not {args.batch_size}")
     window = window_config(args.window_seconds, args.context_seconds)
+    enable_compile_cache()  # before the first compilation: a repeat run loads the compiled programs
     emotion_audio = load_audio(args.emotion_audio) if args.emotion_audio else None
     predictor = Predictor.from_checkpoint(args.checkpoint, window=window, dtype=args.dtype)
     predictor.check_controls(args.level, args.person)
