@@ -1,0 +1,227 @@
+"""The demo model on held-out real speech: lip sync against phone timings, emotion of real voices.
+
+    python -m benchmarks.real_speech --checkpoint CKPT --data DIR --json OUT [--corpus SYNTH_CORPUS]
+
+DIR is the real-speech folder (`cmu_arctic/`, `ljspeech/`, `tess/`, `ravdess/`, each with
+`index.tsv`); the held-out recordings are those of `voiceemo_jax.evaluation.held_out_speech`
+(never trained on). Reports:
+
+- lip sync (`voiceemo_jax.evaluation.lip_sync`) on LJSpeech (its forced-aligned phone TextGrids)
+  and on a held-out ARCTIC speaker (slt by default; phones from the offline forced aligner,
+  `data_pipelines.sources.speech_alignment`, over the prompt):
+  correlation of the predicted mouth opening with the phone-derived openness reference, and
+  the AUC of mouth opening between open-vowel frames and bilabial (p, b, m) frames, and between
+  open-vowel and /m/ frames; beside the loudness baseline (frame log-RMS) and the phone-driven
+  ceiling (the true phones through the viseme rules the training targets come from);
+- 7-class emotion accuracy (angry, disgust, fear, happy, neutral, sad, surprise) on the held-out
+  RAVDESS actors (calm left out) and the held-out TESS words, with confusion matrices;
+- with `--corpus`, the synthetic-corpus figures of `benchmarks/demo_quality.py`.
+
+Predictions: person 0, level 1 (the strong level), raw outputs (no smoothing, no blinks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import shown_path
+from voiceemo_jax.atomic_files import write_text
+from voiceemo_jax.errors import UserError
+from voiceemo_jax.evaluation import held_out_speech as held
+from voiceemo_jax.evaluation import lip_sync
+
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
+BATCH = 8
+LEVEL, PERSON = 1, 0
+
+
+def load(path: Path) -> np.ndarray:
+    from voiceemo_jax.audio import load_audio
+
+    return load_audio(path)
+
+
+def predict_all(predictor, audio: list[np.ndarray]) -> list:
+    """Predictions of the clips, batched by length (clips past the window run windowed)."""
+    results = [None] * len(audio)
+    short = sorted(
+        (i for i in range(len(audio)) if not predictor.needs_window(len(audio[i]))), key=lambda i: len(audio[i])
+    )
+    for begin in range(0, len(short), BATCH):
+        rows = short[begin : begin + BATCH]
+        batch = predictor.predict_batch(
+            [audio[i] for i in rows], levels=[LEVEL] * len(rows), persons=[PERSON] * len(rows)
+        )
+        for i, prediction in zip(rows, batch):
+            results[i] = prediction
+    for i in range(len(audio)):
+        if results[i] is None:
+            results[i] = predictor.predict(audio[i], level=LEVEL, person=PERSON)
+    return results
+
+
+def ceiling_opening(phones: list[lip_sync.PhoneInterval], num_frames: int) -> np.ndarray:
+    """Mouth opening of the phone-driven face: the phones through the training targets' viseme rules."""
+    from data_pipelines.sources.synth.visemes import viseme_curves
+
+    as_visemes = [lip_sync.PhoneInterval(p.name or "pau", p.start, p.end) for p in phones]
+    return lip_sync.mouth_opening(viseme_curves(as_visemes, num_frames))
+
+
+def lip_sync_set(predictor, clips: list[tuple[np.ndarray, list[lip_sync.PhoneInterval]]]) -> dict:
+    """clips: (audio, phones) -> LipSyncScores.summary() for "model", "loudness" and "ceiling"."""
+    scores = lip_sync.LipSyncScores()
+    predictions = predict_all(predictor, [a for a, _ in clips])
+    for (audio, phones), prediction in zip(clips, predictions):
+        n = len(prediction.outputs)
+        scores.add_clip(phones, {
+            "model": lip_sync.mouth_opening(prediction.outputs),
+            "loudness": lip_sync.loudness(audio, n),
+            "ceiling": ceiling_opening(phones, n),
+        })  # fmt: skip
+    return scores.summary()
+
+
+def ljspeech_clips(root: Path, limit: int | None) -> list:
+    recordings = held.read_index(root / "ljspeech")[:limit]
+    grids = root / "ljspeech" / "TextGrid"
+    return [(load(r.path), lip_sync.read_textgrid_phones(grids / (r.path.stem + ".TextGrid"))) for r in recordings]
+
+
+def arctic_clips(root: Path, speakers: list[str], limit: int | None) -> tuple[list, list[str]]:
+    """(audio, aligner phones) of the held-out ARCTIC speakers, and the files the aligner refused."""
+    from data_pipelines.sources.speech_alignment import AlignmentError, align
+
+    clips, failed = [], []
+    recordings = [r for r in held.read_index(root / "cmu_arctic") if r.speaker in speakers][:limit]
+    for recording in recordings:
+        audio = load(recording.path)
+        try:
+            phones = align(audio, recording.text)
+        except AlignmentError as error:
+            failed.append(f"{recording.path.name}: {error}")
+            continue
+        clips.append(
+            (audio, [lip_sync.PhoneInterval(lip_sync.normalise_phone(p.name), p.start, p.end) for p in phones])
+        )
+    return clips, failed
+
+
+def emotion_set(predictor, recordings: list[held.Recording]) -> dict:
+    """7-class accuracy of the emotion read from each recording, with the confusion matrix."""
+    labels = list(predictor.emotion_labels)
+    missing = [e for e in held.EMOTIONS if e not in labels]
+    if missing:
+        raise UserError(f"the model has no emotion class for {missing} (its labels: {labels})")
+    predictions = predict_all(predictor, [load(r.path) for r in recordings])
+    columns = [labels.index(e) for e in held.EMOTIONS]  # the 7 classes, in a fixed order
+    truth = np.array([held.EMOTIONS.index(r.emotion) for r in recordings])
+    guess = np.array([int(np.argmax(p.emotion_logits[columns])) for p in predictions])
+    confusion = np.zeros((len(held.EMOTIONS),) * 2, int)
+    np.add.at(confusion, (truth, guess), 1)
+    return {
+        "clips": len(recordings),
+        "accuracy": float(np.mean(truth == guess)),
+        "per_emotion": {e: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, e in enumerate(held.EMOTIONS)},
+        "confusion": {"rows_true_cols_predicted": list(held.EMOTIONS), "counts": confusion.tolist()},
+    }
+
+
+def emotion_recordings(root: Path) -> dict[str, list[held.Recording]]:
+    ravdess = [r for r in held.read_index(root / "ravdess") if held.is_held_out(r) and r.emotion != "calm"]
+    tess = held.read_index(root / "tess")
+    words = held.held_out_tess_words(tess)
+    return {
+        f"RAVDESS actors {'+'.join(held.HELD_OUT_RAVDESS_ACTORS)} (no calm)": ravdess,
+        f"TESS held-out words ({len(words)} words)": [r for r in tess if held.is_held_out(r, words)],
+    }
+
+
+def synthetic_figures(predictor_checkpoint: Path, corpus: Path) -> dict:
+    """benchmarks/demo_quality.py's sets on the synthetic corpus."""
+    from benchmarks import demo_quality
+
+    with_json = Path(corpus) / ".real_speech_demo_quality.json"
+    try:
+        demo_quality.main(
+            ["--corpus", str(corpus), "--checkpoint", str(predictor_checkpoint), "--json", str(with_json)]
+        )
+        return json.loads(with_json.read_text())["sets"]
+    finally:
+        with_json.unlink(missing_ok=True)
+
+
+def table(results: dict) -> str:
+    rows = ["| lip sync set | clips | signal | opening r | AUC open vs p/b/m | AUC open vs m |",
+            "|---|---:|---|---:|---:|---:|"]  # fmt: skip
+    for name, s in results["lip_sync"].items():
+        for signal in ("model", "loudness", "ceiling"):
+            m = s[signal]
+            rows.append(f"| {name} | {s['clips']} | {signal} | {m['correlation']:.3f} | "
+                        f"{m['auc_open_vs_bilabial']:.3f} | {m['auc_open_vs_m']:.3f} |")  # fmt: skip
+    rows += ["", "| emotion set | clips | 7-class accuracy |", "|---|---:|---:|"]
+    for name, s in results["emotion"].items():
+        rows.append(f"| {name} | {s['clips']} | {s['accuracy']:.1%} |")
+    if "synthetic" in results:
+        rows += ["", "| synthetic set | clips | mouth MAE | jawOpen r | emotion |", "|---|---:|---:|---:|---:|"]
+        for name, s in results["synthetic"].items():
+            rows.append(f"| {name} | {s['clips']} | {s['mouth_mae']['model']:.4f} | "
+                        f"{s['jaw_open_correlation']:.3f} | {s['emotion_accuracy']:.1%} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", type=Path, default=DEMO_MODEL, help="model (default: the shipped demo model)")
+    parser.add_argument("--data", required=True, type=Path, help="the real-speech folder (corpora with index.tsv)")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--corpus", type=Path, help="a `voiceemo data synth` corpus: add the synthetic-corpus figures")
+    parser.add_argument("--arctic-speakers", nargs="*", default=["slt"],
+                        help="held-out ARCTIC speakers for lip sync through the aligner (none: skip)")  # fmt: skip
+    parser.add_argument("--max-clips", type=int, default=None, help="at most this many clips per lip-sync set")
+    args = parser.parse_args(argv)
+    try:
+        for corpus in ("ljspeech", "ravdess", "tess") + (("cmu_arctic",) if args.arctic_speakers else ()):
+            if not (args.data / corpus / "index.tsv").is_file():
+                raise UserError(f"--data {args.data}: no {corpus}/index.tsv")
+        bad = sorted(set(args.arctic_speakers) - set(held.HELD_OUT_ARCTIC_SPEAKERS))
+        if bad:
+            raise UserError(f"--arctic-speakers {bad} are trained on; held out: {list(held.HELD_OUT_ARCTIC_SPEAKERS)}")
+    except UserError as error:
+        print(f"real_speech: error: {error}", file=sys.stderr)
+        return 2
+
+    from voiceemo_jax.inference.predictor import Predictor
+
+    start = time.perf_counter()
+    predictor = Predictor.from_checkpoint(args.checkpoint)
+    results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON, "lip_sync": {}}
+    results["lip_sync"]["LJSpeech (TextGrid phones)"] = lip_sync_set(
+        predictor, ljspeech_clips(args.data, args.max_clips)
+    )
+    print("lip sync: LJSpeech done", file=sys.stderr)
+    if args.arctic_speakers:
+        clips, failed = arctic_clips(args.data, args.arctic_speakers, args.max_clips)
+        name = f"ARCTIC {'+'.join(args.arctic_speakers)} (aligner phones)"
+        results["lip_sync"][name] = {**lip_sync_set(predictor, clips), "alignment_failed": failed}
+        print(f"lip sync: {name} done ({len(failed)} not aligned)", file=sys.stderr)
+    results["emotion"] = {
+        name: emotion_set(predictor, chosen) for name, chosen in emotion_recordings(args.data).items()
+    }
+    if args.corpus:
+        results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus)
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    print(table(results))
+    if args.json:
+        write_text(args.json, json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
