@@ -49,6 +49,8 @@ def base_config() -> ml_collections.ConfigDict:
     config.train.weight_decay = 0.01
     config.train.grad_clip_norm = 1.0
     config.train.grad_accum_steps = 1
+    config.train.optimizer = "adamw"  # "adamw" | "sgd" (update proportional to the gradient)
+    config.train.dropout = True  # False: deterministic forward pass in training (no dropout)
     config.train.log_every = 50
     config.train.eval_every = 1000
     config.train.eval_batches = 0  # 0: the whole validation split

@@ -1,8 +1,9 @@
 """Training checkpoints: one Orbax CheckpointManager per workdir.
 
 Each step folder holds two items: "state" (params, optimizer state, step; sharded
-arrays, saved asynchronously) and "data" (the input iterator's JSON position), so a
-resumed run continues on exactly the batches an uninterrupted run would have seen.
+arrays, saved asynchronously) and "data" (the input iterator's JSON position: one global epoch and batch, the same on
+every process), so a resumed run continues on exactly the batches an uninterrupted run
+would have seen, on every process.
 Orbax writes a step under a temporary name and renames it when complete: a checkpoint
 half-written when the process died is never listed, hence never restored.
 """
@@ -30,6 +31,10 @@ class TrainCheckpoints:
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
+
+    def due(self, step: int) -> bool:
+        """Whether `save(step)` (without force) will save: the interval is due and the step is new."""
+        return self.manager.should_save(step) and step not in self.manager.all_steps()
 
     def save(self, step: int, state, data_state: dict[str, Any], *, force: bool = False) -> bool:
         """Saves (asynchronously) if `step` is due or `force`; returns whether it saved.

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.training import checkpointing, initialization, objective, optimizer, sharding
@@ -32,13 +34,24 @@ from voiceemo_jax.training.monitoring import MetricWriter, check_finite, validat
 
 
 class _Preemption:
-    """SIGTERM (preemption, scancel) asks the loop to checkpoint and stop at the next step."""
+    """SIGTERM (preemption, scancel) asks the loop to checkpoint and stop, at one step agreed by all processes.
+
+    One process: a Python SIGTERM handler sets a flag. Several processes: JAX's preemption
+    service (started by `jax.distributed.initialize`) catches SIGTERM on whichever process
+    gets it and tells the others; `multihost_utils.reached_preemption_sync_point(step)`,
+    called at every step by every process, turns True on all of them at the same step (the
+    largest step any process had reached, plus one), so all enter the collective save
+    together instead of deadlocking at different steps.
+    """
 
     def __init__(self):
         self.requested = False
         self._previous = None
+        self._multiprocess = jax.process_count() > 1
 
     def __enter__(self):
+        if self._multiprocess:  # JAX's notifier owns SIGTERM; a Python handler would replace it
+            return self
         try:
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: no handler, nothing to restore
@@ -47,6 +60,14 @@ class _Preemption:
 
     def _handle(self, signum, frame):
         self.requested = True
+
+    def reached(self, step: int) -> bool:
+        """Whether to save at `step` and stop; multi-process: call at every step on every process."""
+        if self._multiprocess:
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
 
     def __exit__(self, *exc):
         if self._previous is not None:
@@ -79,9 +100,11 @@ def face_emotion_term(config, metadata, output_dim: int, mesh):
     return dataclasses.replace(term, state=jax.device_put(term.state, sharding.replicated(mesh)))
 
 
-def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emotion=None, frozen=()):
+def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emotion=None, frozen=(), mesh=None):
     """The pure train step: (state, batch, rng) -> (state, metrics).
 
+    mesh: where the batch is sharded (batch axis over every device); gradient-accumulation
+    micro-batches are then cut so that each device keeps its own rows.
     face_emotion: a `FrozenFaceEmotion` for the emotion-consistency loss, or None.
     frozen: parameter-path prefixes the optimizer keeps fixed (`optimizer.frozen_prefixes`);
     they enter the loss through stop_gradient, so no backward pass runs through a frozen
@@ -90,6 +113,7 @@ def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emo
     weights = _loss_weights(config)
     objective_fn = objective.triplet_objective if triplets else objective.single_objective
     accumulation = int(config.train.grad_accum_steps)
+    deterministic = not bool(config.train.get("dropout", True))
 
     def loss_fn(params, batch, key):
         if frozen:
@@ -99,7 +123,7 @@ def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emo
             )
         model = nnx.merge(graphdef, nnx.State(params))
         return objective_fn(
-            model, batch, weights, deterministic=False, rngs=nnx.Rngs(dropout=key), face_emotion=face_emotion
+            model, batch, weights, deterministic=deterministic, rngs=nnx.Rngs(dropout=key), face_emotion=face_emotion
         )
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
@@ -109,8 +133,18 @@ def make_train_step(graphdef, opt, schedule, config, *, triplets: bool, face_emo
         if accumulation == 1:
             (_, metrics), grads = grad_fn(state["params"], batch, step_key)
         else:
-            # Micro-batches: rows [k * B/A, (k + 1) * B/A) of every array, gradients averaged.
-            micro = jax.tree.map(lambda x: x.reshape(accumulation, x.shape[0] // accumulation, *x.shape[1:]), batch)
+            # Micro-batch k: rows k, k + A, k + 2A, ... (gradients averaged). Device d holds a
+            # contiguous block of rows, a multiple of A long, so every micro-batch takes B/(A*D)
+            # rows from every device and no row moves between devices (contiguous row ranges
+            # as micro-batches would gather each one onto a few devices).
+            def split(x):
+                x = x.reshape(x.shape[0] // accumulation, accumulation, *x.shape[1:])
+                x = jnp.moveaxis(x, 1, 0)  # [A, B/A, ...]
+                if mesh is None:
+                    return x
+                return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, P(None, sharding.BATCH_AXES)))
+
+            micro = jax.tree.map(split, batch)
 
             def accumulate(carry, inputs):
                 index, micro_batch = inputs
@@ -205,7 +239,9 @@ def build_train_functions(
     state_shardings = sharding.state_shardings(mesh, abstract_state)
     replicated, batch = sharding.replicated(mesh), sharding.batch_sharding(mesh)
     train_step = jax.jit(
-        make_train_step(graphdef, opt, schedule, config, triplets=triplets, face_emotion=face_emotion, frozen=prefixes),
+        make_train_step(
+            graphdef, opt, schedule, config, triplets=triplets, face_emotion=face_emotion, frozen=prefixes, mesh=mesh
+        ),
         in_shardings=(state_shardings, batch, replicated),
         out_shardings=(state_shardings, replicated),
         donate_argnums=(0,),
@@ -276,18 +312,27 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     num_steps = int(config.train.num_steps)
     examples_per_step = global_batch * (3 if triplets else 1)
     last: dict[str, Any] = {}
+    # Metrics stay on the device until a step that needs them (log, checkpoint, end): fetching
+    # every step would block the host on every step instead of queueing the next one.
+    pending: list[tuple[int, dict]] = []
     with _Preemption() as preemption:
         window_start, window_steps = time.perf_counter(), 0
         for step in range(start_step, num_steps):
             batch = next(train_iter)
             data_state = train_iter.get_state()
             state, metrics = step_fn(state, sharding.global_batch(batch, mesh), rng)
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            check_finite(metrics, step + 1, checkpoints)
             window_steps += 1
             done = step + 1
+            pending.append((done, metrics))
+            preempted = preemption.reached(done)
+            log_now = done % config.train.log_every == 0 or done == num_steps
+            if log_now or preempted or checkpoints.due(done):
+                fetched = jax.device_get([m for _, m in pending])
+                for (at, _), values in zip(pending, fetched):
+                    check_finite({k: float(v) for k, v in values.items()}, at, checkpoints)
+                metrics, pending = {k: float(v) for k, v in fetched[-1].items()}, []
             checkpoints.save(done, state, data_state)
-            if done % config.train.log_every == 0 or done == num_steps:
+            if log_now:
                 elapsed = time.perf_counter() - window_start
                 metrics["perf/steps_per_second"] = window_steps / elapsed
                 metrics["perf/examples_per_second"] = window_steps * examples_per_step / elapsed
@@ -298,10 +343,11 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
                 eval_metrics = _evaluate(eval_fn, state["params"], config, metadata, mesh)
                 writer.write(done, eval_metrics, total_steps=num_steps)
                 last.update(eval_metrics)
-            if preemption.requested:
+            if preempted:
                 checkpoints.save(done, state, data_state, force=True)
                 checkpoints.close()
-                writer.print(f"SIGTERM: saved checkpoint at step {done} in {checkpoints.directory}; exiting")
+                # Every process says so: each one's log shows the step it saved.
+                print(f"SIGTERM: saved checkpoint at step {done} in {checkpoints.directory}; exiting", flush=True)
                 return {"preempted_at": done, **last}
         final_step = max(num_steps, start_step)
         if start_step < num_steps:
