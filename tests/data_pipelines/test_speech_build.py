@@ -137,3 +137,20 @@ def test_targets_close_the_lips_on_m_and_add_the_emotion_overlay():
     assert plain[9, jaw] > 0.3 and plain[14, jaw] < 0.1  # open on /aa/ (0.3 s), nearly shut on /m/ (0.47 s)
     assert np.all(plain[:, smile] == 0) and happy[15:, smile].mean() > mild[15:, smile].mean() > 0.1
     np.testing.assert_array_equal(happy, speech_targets.targets_from_phones(phones, 30, "happy", 1, seed=1))
+
+
+def test_several_roots_qualify_speakers_and_clip_ids(tmp_path, capsys):
+    for corpus, speaker in (("tess", "OAF"), ("arctic", "bdl")):
+        (tmp_path / corpus).mkdir()
+        (tmp_path / corpus / "index.tsv").write_text(f"file\tspeaker\ttext\nx/a.ogg\t{speaker}\tSay the word 16.\n")
+    recordings, skipped = speech.read_recordings([tmp_path / "tess", tmp_path / "arctic"])
+    assert not skipped
+    assert [(r.clip_id, r.speaker) for r in recordings] == [("tess/x/a", "tess/OAF"), ("arctic/x/a", "arctic/bdl")]
+    assert recordings[0].words == ("say", "the", "word", "sixteen")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "tess").mkdir()
+    with pytest.raises(UserError, match="distinct names"):
+        speech.read_recordings([tmp_path / "tess", tmp_path / "other" / "tess"])
+    argv = ["data", "build", "--dataset", "synth", "--root", "a", "--root", "b", "--out", str(tmp_path / "out")]
+    assert main(argv) != 0 and not (tmp_path / "out").exists()
+    assert "--dataset synth takes one --root" in capsys.readouterr().err
