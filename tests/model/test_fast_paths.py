@@ -3,6 +3,8 @@
 - `blocked_attention` (wav2vec2 attention on CPU in cache-sized pieces) against the plain
   masked softmax, through each of its three splittings, with padded keys.
 - The decoder's cross-attention shortcut against the masked softmax over the alignment mask.
+- The morph synthesizer decoded block by block through its key/value cache (windowed and
+  streaming inference) against the whole sequence at once, and against its training path.
 - A Predictor holds its parameters on the device even when the model was built from a
   host (numpy) state dict, as the converter and the benchmark build them.
 """
@@ -15,7 +17,10 @@ from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.attention import blocked_attention
-from voiceemo_jax.models.morph_synthesizer import DecoderLayer, MorphSynthesizerConfig
+from voiceemo_jax.models.morph_synthesizer import DecoderLayer, KVCache, MorphSynthesizer, MorphSynthesizerConfig
+
+SMALL_SYNTHESIZER = dict(content_dim=16, emotion_dim=40, emotion_tgt_dim=8, level_dim=8, person_dim=8, num_heads=4,
+                         feedforward_dim=24)  # fmt: skip
 
 
 def plain_attention(q, k, v, key_mask):
@@ -57,8 +62,7 @@ def test_blocked_attention_keeps_bfloat16_inputs_in_bfloat16():
 
 
 def test_decoder_cross_attention_shortcut_equals_the_alignment_masked_softmax():
-    config = MorphSynthesizerConfig(content_dim=16, emotion_dim=40, emotion_tgt_dim=8, level_dim=8, person_dim=8,
-                                    num_heads=4, feedforward_dim=24)  # fmt: skip
+    config = MorphSynthesizerConfig(**SMALL_SYNTHESIZER)
     layer = DecoderLayer(config, rngs=nnx.Rngs(0))
     rng = np.random.default_rng(2)
     tgt, memory = (jnp.asarray(rng.standard_normal((2, 13, 40), np.float32)) for _ in range(2))
@@ -70,6 +74,56 @@ def test_decoder_cross_attention_shortcut_equals_the_alignment_masked_softmax():
     # The shortcut really reads memory frame t at query t: permuting memory changes it.
     permuted = layer(tgt, memory[:, ::-1], self_bias, None)
     assert np.abs(np.asarray(permuted) - np.asarray(shortcut)).max() > 1e-3
+
+
+def test_synthesizer_with_a_cache_decodes_blocks_as_the_whole_sequence_and_training_does():
+    """Windowed and streaming inference feed the synthesizer blocks through its key/value cache
+    (`WindowedRun.decode`): each item continues at its own length, padded rows are scratch the
+    next block overwrites, and a grown cache keeps its frames. Outputs equal one call on the
+    whole sequence, which (without dropout) equals the training path's masked softmax."""
+    config = MorphSynthesizerConfig(**SMALL_SYNTHESIZER, period=5, dropout=0.0)  # several ALiBi periods in 23 frames
+    # Compiled whole (construction included): op-by-op dispatch compiles a program per op.
+    synth = nnx.jit(lambda: MorphSynthesizer(config, content_hidden=12, emotion_hidden=20, rngs=nnx.Rngs(0)))()
+    rng = np.random.default_rng(4)
+    synth.bs_map_r.kernel.value = jnp.asarray(rng.standard_normal((40, 52), np.float32))  # not the zero head
+    frames, block = 23, 8
+    content = rng.standard_normal((2, frames, 12), np.float32)
+    emotion = rng.standard_normal((2, frames, 20), np.float32)
+    level, person = jnp.array([0, 1]), jnp.array([3, 5])
+
+    @nnx.jit(static_argnums=(1,))
+    def whole_sequence(m, deterministic):
+        args = (jnp.asarray(content), jnp.asarray(emotion), level, person, jnp.array([frames, frames]))
+        return m(*args, deterministic=deterministic, rngs=nnx.Rngs(1))
+
+    whole = np.asarray(whole_sequence(synth, True))
+    assert np.abs(whole).max() > 0.1
+    np.testing.assert_allclose(np.asarray(whole_sequence(synth, False)), whole, atol=1e-5)  # training path
+
+    counts = [[8, 5, 8, 2], [3, 8, 8, 4]]  # frames per call of each item; short calls are padded
+    decode = nnx.jit(lambda m, c, e, n, cache: m(c, e, level, person, n, cache=cache))
+    cache = KVCache.empty(config, batch=2, capacity=16)
+    decoded = [[], []]
+    for call in range(4):
+        if int(cache.length.max()) + block > cache.capacity:
+            cache = cache.grown(2 * cache.capacity)
+        # Padding rows hold noise, not zeros: they must not leak into later frames.
+        block_c = rng.standard_normal((2, block, 12), np.float32)
+        block_e = rng.standard_normal((2, block, 20), np.float32)
+        for item in range(2):
+            start, count = sum(counts[item][:call]), counts[item][call]
+            block_c[item, :count] = content[item, start : start + count]
+            block_e[item, :count] = emotion[item, start : start + count]
+        num = jnp.array([counts[0][call], counts[1][call]])
+        out, cache = decode(synth, jnp.asarray(block_c), jnp.asarray(block_e), num, cache)
+        assert out.shape == (2, block, 52)
+        for item in range(2):
+            count = counts[item][call]
+            decoded[item].append(np.asarray(out[item, :count]))
+            assert not np.asarray(out[item, count:]).any()  # zero past num_frames
+    assert cache.capacity == 32 and cache.length.tolist() == [frames, frames]
+    for item in range(2):
+        np.testing.assert_allclose(np.concatenate(decoded[item]), whole[item], atol=1e-5, err_msg=f"item {item}")
 
 
 def test_predictor_moves_host_parameters_to_the_device_once():

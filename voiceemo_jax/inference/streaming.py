@@ -5,7 +5,7 @@
         frames = streamer.feed(chunk)     # [k, 52]: the frames that just became final
     frames = streamer.finish()            # the rest, once the audio has ended
 
-A stream runs the same window plan as an offline windowed run (`windowed.py`), only
+A stream runs the same window plan as an offline windowed run (`windows.py`), only
 evaluated as the audio arrives: window i runs once `window_end_sample(i)` samples are in,
 so the frames a stream emits equal those of `predict_windowed` with the same geometry.
 
@@ -16,7 +16,7 @@ defaults (`STREAM_WINDOW`: 4 s windows, 0.3 s hop, 0.6 s lookahead, 3.1 s left c
 give 0.9 s.
 
 Memory is bounded: the audio kept is at most one window and a chunk, and the decoder's key/value
-cache grows by 2 * d_model floats per frame (see `causal_decoder.py`).
+cache grows by 2 * d_model floats per frame (see `morph_synthesizer.KVCache`).
 """
 
 from __future__ import annotations

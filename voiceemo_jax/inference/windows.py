@@ -4,7 +4,8 @@ The two wav2vec2 encoders attend over the whole clip, so their cost grows with t
 square of its length. For long audio they run on overlapping windows instead, and only
 each window's *core* (its hop) is kept; the context on either side is what makes the
 core match the full-sequence result. The decoder then runs exactly over the assembled
-features (`causal_decoder`), and the emotion is pooled over the whole clip.
+features, block by block with its key/value cache (`morph_synthesizer.KVCache`), and the
+emotion is pooled over the whole clip.
 
 Window geometry, in frames (30 fps; everything a multiple of 3 frames = 0.1 s = 1600
 samples, so every window starts on a sample, on a 30 fps frame and on a wav2vec2 CNN
@@ -37,8 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from voiceemo_jax.inference.causal_decoder import CausalDecoder
 from voiceemo_jax.models import sequence_ops
+from voiceemo_jax.models.morph_synthesizer import KVCache
 
 SAMPLES_PER_STEP = 1600  # 0.1 s: 3 frames at 30 fps, 5 wav2vec2 CNN steps of 320 samples
 FRAMES_PER_STEP = 3
@@ -46,6 +47,9 @@ FRAMES_PER_STEP = 3
 # 14 s hop (420 frames) against a 10-minute cache (32768 frames) would need ~0.7 GB at the
 # release size; 1 s blocks need 16 MB per tensor, for the same arithmetic.
 DECODER_BLOCK_FRAMES = 30
+# Cache capacities are powers of two times this many frames (68 s): a stream compiles
+# one decoder program per capacity, so log2(hours) programs in all.
+MIN_CACHE_FRAMES = 2048
 
 
 def _steps(seconds: float, name: str) -> int:
@@ -213,6 +217,17 @@ def _classify(graphdef, params, pooled):
     return nnx.merge(graphdef, params).emotion_encoder.classifier(pooled[None])[0]
 
 
+@functools.partial(jax.jit, static_argnums=(0,), donate_argnums=(2,))
+def _decode_block(graphdef, params, cache, content, emotion, level, person, num_frames):
+    """The morph synthesizer on one block of Q frames after the cached ones.
+
+    content: [1, Q, Hc]; emotion: [1, Q, He]; level, person, num_frames (<= Q): [1] int.
+    -> (outputs [1, Q, D], the cache advanced by num_frames).
+    """
+    synthesizer = nnx.merge(graphdef, params)
+    return synthesizer(content, emotion, level, person, num_frames, cache=cache)
+
+
 class EmotionPool:
     """Running pool of emotion hidden states over a clip's frames (config.pooling_mode)."""
 
@@ -251,6 +266,7 @@ class WindowEngine:
         self.model_config = model.config
         self.windows_per_batch = int(windows_per_batch)
         self.graphdef, self.params = nnx.split(model)
+        self.synthesizer_graphdef, self.synthesizer_params = nnx.split(model.morph_synthesizer)
         left_samples = frames_to_samples(config.left_context_frames)
         if left_samples < self.model_config.min_samples and config.left_context_frames:
             raise ValueError(f"left context {left_samples} samples is shorter than the CNN's receptive field")
@@ -306,31 +322,75 @@ class WindowedRun:
 
     Windows must be given in order, each exactly once; `emotion_track` ([T, He]) replaces
     the windows' own emotion features (the emotion transplanted from another clip).
+    Not thread-safe.
     """
 
     def __init__(self, engine: WindowEngine, *, level: int, person: int, emotion_track: np.ndarray | None = None):
         self.engine = engine
-        block = min(engine.config.hop_frames, DECODER_BLOCK_FRAMES)
-        self.decoder = CausalDecoder(engine.model, level=level, person=person, block_frames=block)
+        # The static block size: every decoder call is padded to it (one program per cache capacity).
+        self.block_frames = min(engine.config.hop_frames, DECODER_BLOCK_FRAMES)
+        self.level = jnp.asarray([level], jnp.int32)
+        self.person = jnp.asarray([person], jnp.int32)
         self.emotion_track = emotion_track
         self.pool = EmotionPool(engine.model_config.emotion.pooling_mode, engine.model_config.emotion.hidden_size)
+        self.num_frames = 0  # frames decoded so far
+        self._cache: KVCache | None = None
 
     @property
-    def num_frames(self) -> int:
-        return self.decoder.num_frames
+    def cache_frames(self) -> int:
+        """Rows of the decoder's key/value cache (0 before the first frame)."""
+        return 0 if self._cache is None else self._cache.capacity
+
+    def _ensure_capacity(self, frames: int) -> None:
+        """Grows the cache (doubling) so that `frames` rows fit."""
+        capacity = max(self.cache_frames, MIN_CACHE_FRAMES)
+        while capacity < frames:
+            capacity *= 2
+        if self._cache is None:
+            self._cache = KVCache.empty(self.engine.model_config.synthesizer, 1, capacity)
+        elif capacity > self.cache_frames:
+            self._cache = self._cache.grown(capacity)
+
+    def decode(self, content: np.ndarray, emotion: np.ndarray) -> np.ndarray:
+        """content: [n, Hc], emotion: [n, He] for the next n frames -> [n, D] float32: the
+        decoder's outputs of exactly these frames, each depending on frames up to its own."""
+        if len(content) != len(emotion):
+            raise ValueError(f"content has {len(content)} frames but emotion has {len(emotion)}")
+        block = self.block_frames
+        outputs = [np.zeros((0, self.engine.model_config.synthesizer.output_dim), np.float32)]
+        for begin in range(0, len(content), block):
+            count = min(block, len(content) - begin)
+            block_c = np.zeros((1, block, content.shape[1]), np.float32)
+            block_e = np.zeros((1, block, emotion.shape[1]), np.float32)
+            block_c[0, :count], block_e[0, :count] = content[begin : begin + count], emotion[begin : begin + count]
+            # A whole block is written to the cache (its padding rows as scratch), so it must fit.
+            self._ensure_capacity(self.num_frames + block)
+            out, self._cache = _decode_block(
+                self.engine.synthesizer_graphdef,
+                self.engine.synthesizer_params,
+                self._cache,
+                jnp.asarray(block_c),
+                jnp.asarray(block_e),
+                self.level,
+                self.person,
+                jnp.asarray([count], jnp.int32),
+            )
+            outputs.append(np.asarray(out[0, :count]))
+            self.num_frames += count
+        return np.concatenate(outputs)
 
     def run(self, windows: Sequence[Window], audio_of: Callable[[Window], np.ndarray]) -> np.ndarray:
         """Encodes and decodes `windows` -> their cores' outputs [sum of core lengths, D] float32."""
         encoded = self.engine.encode(windows, audio_of, with_emotion=self.emotion_track is None)
         outputs = [np.zeros((0, self.engine.model_config.synthesizer.output_dim), np.float32)]
         for window, (content, emotion) in zip(windows, encoded):
-            if window.core_start != self.decoder.num_frames:
+            if window.core_start != self.num_frames:
                 raise ValueError(f"window {window.index} starts at frame {window.core_start}, expected "
-                                 f"{self.decoder.num_frames}: windows must come in order")  # fmt: skip
+                                 f"{self.num_frames}: windows must come in order")  # fmt: skip
             if self.emotion_track is not None:
                 emotion = self.emotion_track[window.core_start : window.core_end]
             self.pool.add(emotion)
-            outputs.append(self.decoder(content, emotion))
+            outputs.append(self.decode(content, emotion))
         return np.concatenate(outputs)
 
     def emotion_logits(self) -> np.ndarray:

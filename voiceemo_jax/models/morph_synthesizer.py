@@ -4,6 +4,9 @@ SPEC section 3. The decoder layer reproduces PyTorch's post-norm
 `nn.TransformerDecoderLayer(batch_first=True, activation="relu")`, with the periodic
 ALiBi bias on self-attention and the one-to-one alignment mask on cross-attention,
 both computed for the length at hand (the release's 4 x 5000 x 5000 table is gone).
+
+One module serves every path: training, whole-clip inference, and, with a key/value
+cache (`KVCache`), block-by-block decoding of long clips and streams.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
+from flax import nnx, struct
 
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.attention import blocked_attention, use_blocked_attention
@@ -55,6 +58,58 @@ class MorphSynthesizerConfig:
         return dataclasses.asdict(self)
 
 
+class KVCache(struct.PyTreeNode):
+    """The decoder's self-attention keys and values of the frames decoded so far.
+
+    The morph synthesizer is causal: self-attention sees frames j <= i, cross-attention
+    memory frame i only, everything else is per frame. So output frame i is final as soon
+    as the features up to frame i exist, and a clip or stream can be decoded block by block,
+    each block attending to the cached keys/values of every earlier frame (windowed and
+    streaming inference, `inference/windows.py`).
+
+    The whole history is kept, not a sliding window: the periodic ALiBi bias decays by only
+    `slope * floor(distance / 30)`, and with the smallest slope 1/256 a frame one minute back
+    is down-weighted by exp(-60/256) = 0.79, so truncating the history would change outputs.
+    The cost is 2 * d_model float32 per frame (6.7 KB at the release's d_model 832: 0.12 GB
+    per 10 minutes, 0.72 GB per hour), the only decoder state that grows with length.
+
+    keys, values: [B, capacity, heads, head_dim]; rows at and past `length` are unused.
+    length: [B] int32, the frames each item holds.
+    """
+
+    keys: jax.Array
+    values: jax.Array
+    length: jax.Array
+
+    @classmethod
+    def empty(cls, config: MorphSynthesizerConfig, batch: int, capacity: int, dtype=jnp.float32) -> KVCache:
+        shape = (batch, capacity, config.num_heads, config.d_model // config.num_heads)
+        return cls(jnp.zeros(shape, dtype), jnp.zeros(shape, dtype), jnp.zeros((batch,), jnp.int32))
+
+    @property
+    def capacity(self) -> int:
+        return self.keys.shape[1]
+
+    def grown(self, capacity: int) -> KVCache:
+        """The same frames in a cache of `capacity` rows (>= the current one)."""
+        pad = ((0, 0), (0, capacity - self.capacity), (0, 0), (0, 0))
+        return self.replace(keys=jnp.pad(self.keys, pad), values=jnp.pad(self.values, pad))
+
+    def write(self, keys: jax.Array, values: jax.Array) -> KVCache:
+        """keys, values: [B, T, heads, head_dim] stored at rows length .. length + T - 1 of each
+        item (`length` unchanged: the caller advances it by the frames that are valid). The
+        capacity must hold length + T rows: dynamic_update_slice would shift a write that
+        does not fit."""
+
+        def store(cache, new, start):
+            return jax.lax.dynamic_update_slice(cache, new.astype(cache.dtype), (start, 0, 0))
+
+        return self.replace(
+            keys=jax.vmap(store)(self.keys, keys, self.length),
+            values=jax.vmap(store)(self.values, values, self.length),
+        )
+
+
 class TorchMultiheadAttention(nnx.Module):
     """nn.MultiheadAttention (batch_first): packed q/k/v `in_proj`, then `out_proj`."""
 
@@ -71,9 +126,14 @@ class TorchMultiheadAttention(nnx.Module):
         kernel, in_bias = self.in_proj.kernel[...], self.in_proj.bias[...]
         return x @ kernel[:, columns].astype(x.dtype) + in_bias[columns].astype(x.dtype)
 
-    def __call__(self, query, memory, bias, *, deterministic=True, rngs=None):
+    def __call__(self, query, memory, bias, *, cache: KVCache | None = None, deterministic=True, rngs=None):
         """query: [B, Tq, D], memory: [B, Tk, D], bias: additive, broadcastable to [B, heads, Tq, Tk],
-        or a function of query positions [rows] -> [heads, rows, Tk] (blocked attention, inference)."""
+        or a function of query positions [rows] -> [heads, rows, Tk] (blocked attention, inference).
+
+        cache (self-attention): memory's keys/values are written into it after its cached
+        frames, and the queries attend over all its rows (Tk = its capacity; `bias` masks
+        the unused ones) -> ([B, Tq, D], the updated cache). Without one -> [B, Tq, D].
+        """
         head_dim = query.shape[-1] // self.num_heads
 
         def project(x, part):
@@ -81,13 +141,18 @@ class TorchMultiheadAttention(nnx.Module):
 
         q = project(query, 0) * head_dim**-0.5
         k, v = project(memory, 1), project(memory, 2)
+        if cache is not None:
+            cache = cache.write(k, v)
+            k, v = cache.keys.astype(k.dtype), cache.values.astype(v.dtype)
         if callable(bias):
-            return self.out_proj(blocked_attention(q, k, v, position_bias=bias).reshape(query.shape))
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) + bias
-        weights = jax.nn.softmax(logits, axis=-1).astype(query.dtype)
-        weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(query.shape)
-        return self.out_proj(out)
+            out = blocked_attention(q, k, v, position_bias=bias)
+        else:
+            logits = jnp.einsum("bqhd,bkhd->bhqk", q, k).astype(jnp.float32) + bias
+            weights = jax.nn.softmax(logits, axis=-1).astype(query.dtype)
+            weights = self.dropout(weights, deterministic=deterministic, rngs=rngs)
+            out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+        out = self.out_proj(out.reshape(query.shape))
+        return out if cache is None else (out, cache)
 
     def aligned(self, memory):
         """Attention under the one-to-one alignment mask, without dropout: each query's only
@@ -110,16 +175,23 @@ class DecoderLayer(nnx.Module):
         self.norm3 = nnx.LayerNorm(d, epsilon=eps, dtype=dtype, rngs=rngs)
         self.dropout = nnx.Dropout(config.dropout)
 
-    def __call__(self, tgt, memory, self_bias, cross_bias, *, deterministic=True, rngs=None):
-        """cross_bias: the alignment mask as an additive bias, or None for its exact shortcut."""
+    def __call__(self, tgt, memory, self_bias, cross_bias, *, cache: KVCache | None = None, deterministic=True,
+                 rngs=None):  # fmt: skip
+        """tgt, memory: [B, T, D]; self_bias: see TorchMultiheadAttention; cross_bias: the alignment
+        mask as an additive bias, or None for its exact shortcut; cache: the self-attention's
+        KVCache -> [B, T, D], or ([B, T, D], the updated cache) when given one."""
         kw = dict(deterministic=deterministic, rngs=rngs)
-        x = self.norm1(tgt + self.dropout(self.self_attn(tgt, tgt, self_bias, **kw), **kw))
+        attended = self.self_attn(tgt, tgt, self_bias, cache=cache, **kw)
+        if cache is not None:
+            attended, cache = attended
+        x = self.norm1(tgt + self.dropout(attended, **kw))
         if cross_bias is None:  # the alignment mask, at inference (see `aligned`)
             x = self.norm2(x + self.multihead_attn.aligned(memory))
         else:
             x = self.norm2(x + self.dropout(self.multihead_attn(x, memory, cross_bias, **kw), **kw))
         hidden = self.dropout(jax.nn.relu(self.linear1(x)), **kw)
-        return self.norm3(x + self.dropout(self.linear2(hidden), **kw))
+        x = self.norm3(x + self.dropout(self.linear2(hidden), **kw))
+        return x if cache is None else (x, cache)
 
 
 class MorphSynthesizer(nnx.Module):
@@ -141,20 +213,43 @@ class MorphSynthesizer(nnx.Module):
             config.d_model, config.output_dim, kernel_init=nnx.initializers.zeros, dtype=dtype, rngs=rngs
         )
 
-    def __call__(self, content, emotion, level, person, num_frames, *, deterministic=True, rngs=None):
-        """content: [B, T, Hc]; emotion: [B, T, He]; level, person: [B] int or [B, n] one-hot
-        weights; num_frames: [B] int -> [B, T, output_dim], zero past each item's frames."""
+    def fuse(self, content, emotion, level, person):
+        """The decoder's inputs. content: [B, T, Hc]; emotion: [B, T, He]; level, person: [B] int
+        or [B, n] one-hot weights -> (tgt [B, T, d_model]: content, emotion, level and person
+        side by side; memory [B, T, d_model]: the emotion alone, for cross-attention)."""
         batch, frames = content.shape[:2]
         c = self.config
         level = jax.nn.one_hot(level, c.num_levels, dtype=content.dtype) if level.ndim == 1 else level
         person = jax.nn.one_hot(person, c.num_persons, dtype=content.dtype) if person.ndim == 1 else person
-        emo_memory = self.audio_feature_map_emo(emotion)
-        emo_tgt = jax.nn.relu(self.audio_feature_map_emo2(emo_memory))
+        memory = self.audio_feature_map_emo(emotion)
+        emo_tgt = jax.nn.relu(self.audio_feature_map_emo2(memory))
         level_vec = jnp.broadcast_to(self.obj_vector_level(level)[:, None], (batch, frames, c.level_dim))
         person_vec = jnp.broadcast_to(self.obj_vector_person(person)[:, None], (batch, frames, c.person_dim))
         tgt = jnp.concatenate([self.audio_feature_map_cont(content), emo_tgt, level_vec, person_vec], axis=-1)
+        return tgt, memory
 
-        if use_blocked_attention(deterministic):  # the bias per block of queries, never [heads, T, T]
+    def __call__(
+        self, content, emotion, level, person, num_frames, *, cache: KVCache | None = None, deterministic=True,
+        rngs=None,
+    ):  # fmt: skip
+        """content: [B, T, Hc]; emotion: [B, T, He]; level, person: [B] int or [B, n] one-hot
+        weights; num_frames: [B] int -> [B, T, output_dim], zero past each item's frames.
+
+        cache: the KVCache of each item's earlier frames (block-by-block decoding): these T
+        frames continue them, and the result is (outputs, the cache advanced by num_frames).
+        Frames past num_frames are scratch: the next call's frames overwrite their keys.
+        """
+        frames = content.shape[1]
+        c = self.config
+        tgt, memory = self.fuse(content, emotion, level, person)
+
+        if cache is not None:  # each item's next positions, against every cache row (unused ones masked)
+            keys = jnp.arange(cache.capacity)
+            positions = cache.length[:, None] + jnp.arange(frames)
+            self_bias = jax.vmap(lambda rows: sequence_ops.periodic_alibi_bias_at(c.num_heads, rows, keys, c.period))(
+                positions
+            )
+        elif use_blocked_attention(deterministic):  # the bias per block of queries, never [heads, T, T]
             keys = jnp.arange(frames)
             self_bias = lambda rows: sequence_ops.periodic_alibi_bias_at(c.num_heads, rows, keys, c.period)  # noqa: E731
         else:
@@ -163,8 +258,11 @@ class MorphSynthesizer(nnx.Module):
         if not deterministic:  # training keeps the masked softmax: dropout acts on its weights
             cross_bias = jnp.where(sequence_ops.alignment_mask(frames, frames), 0.0, -jnp.inf)[None, None]
         decoded = self.transformer_decoder(
-            tgt, emo_memory, self_bias, cross_bias, deterministic=deterministic, rngs=rngs
+            tgt, memory, self_bias, cross_bias, cache=cache, deterministic=deterministic, rngs=rngs
         )
+        if cache is not None:
+            decoded, cache = decoded
         out = self.bs_map_r(decoded)
         valid = sequence_ops.length_mask(num_frames, frames)[..., None]
-        return jnp.where(valid, out, jnp.zeros((), out.dtype))
+        out = jnp.where(valid, out, jnp.zeros((), out.dtype))
+        return out if cache is None else (out, cache.replace(length=(cache.length + num_frames).astype(jnp.int32)))
