@@ -12,8 +12,9 @@ A transcript that does not belong to the audio is caught two ways: the aligner's
 no path through the words at all, or the forced path scores far below a free phone loop over
 the same audio (`match_score`, the log-score difference per second in pocketsphinx's scaled
 log units; measured on real speech: correct transcripts 0.02-0.33 over 345 clips of RAVDESS,
-TESS, ARCTIC, Cathy and LJSpeech, other sentences of the same corpus -0.14-0.09 where they align). A sentence differing in a word or two (RAVDESS'
-"Kids are talking" and "Dogs are sitting") cannot be told apart this way; it aligns.
+TESS, ARCTIC, Cathy and LJSpeech, other sentences of the same corpus -0.14-0.09 where they
+align). A sentence differing in a word or two (RAVDESS' "Kids are talking" and "Dogs are
+sitting") cannot be told apart this way; it aligns.
 
 Phones are lower-case ARPAbet without stress ("aa", "p", ...), silence and noise "sil"; the
 list covers the whole clip without gaps, from 0 to its duration. Timing: pocketsphinx's 10 ms
