@@ -22,6 +22,7 @@ form (`whole_attention`).
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
 
 import jax
@@ -149,11 +150,21 @@ def fused_attention(
     """
     if key_lengths is not None:
         key_lengths = key_lengths.astype(jnp.int32)
-    if bias is not None:
-        bias = jnp.asarray(bias, jnp.float32 if implementation != "cudnn" else q.dtype)
-    return jax.nn.dot_product_attention(
-        q, k, v, bias=bias, scale=1.0, key_value_seq_lengths=key_lengths, implementation=implementation
-    ).astype(v.dtype)
+
+    def attend(implementation):
+        b = None if bias is None else jnp.asarray(bias, q.dtype if implementation == "cudnn" else jnp.float32)
+        return jax.nn.dot_product_attention(
+            q, k, v, bias=b, scale=1.0, key_value_seq_lengths=key_lengths, implementation=implementation
+        ).astype(v.dtype)
+
+    if implementation != "cudnn":
+        return attend(implementation)
+    try:
+        return attend("cudnn")
+    except (ValueError, NotImplementedError, RuntimeError) as error:
+        # cuDNN's checks run at trace time (its version, head size, layout): XLA's form instead.
+        logging.warning("cuDNN attention unavailable (%s); using XLA's attention", str(error).splitlines()[0])
+        return attend("xla")
 
 
 def _attend(q, k_t, v, bias):
