@@ -25,7 +25,7 @@ def register(subparsers) -> None:
         description=(
             "Convert predicted coefficients ([T, 52] ARKit order, 30 fps .npy) for animation tools: "
             "csv = Live Link Face CSV for Unreal (Timecode, BlendShapeCount, 52 names in the app's order, "
-            "head/eye rotations); json = {fps, names, frames}; gltf/glb = the bundled head (or --head) with a "
+            "head/eye rotations); json = {fps, clamped, names, frames}; gltf/glb = the bundled head (or --head) with a "
             "morph-target weights animation, one key per frame; npy = EmoTalk-compatible float32 array "
             "(also accepts [T, V*3] vertex offsets)."
         ),
