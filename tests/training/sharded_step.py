@@ -43,6 +43,13 @@ def main(argv=None) -> int:
     config = get_config()
     config.train.grad_accum_steps = args.accum
     config.train.num_steps = 100
+    # Plain SGD from the first step: the update is proportional to the gradient, so gradients
+    # summed (not averaged) over devices or processes would show as a doubled step.
+    config.train.optimizer = "sgd"
+    config.train.learning_rate = 0.1
+    config.train.warmup_steps = 0
+    config.train.grad_clip_norm = 1e6
+    config.train.dropout = False
     model_config = presets.model_config("tiny")
     full = synthetic_triplet_batch(args.batch)
     # Each process feeds its own contiguous rows of the global batch.
@@ -55,6 +62,7 @@ def main(argv=None) -> int:
         mesh = sharding.make_mesh(data, fsdp, devices=devices)
         fns = trainer.build_train_functions(config, model_config, mesh, triplets=True, has_emotions=True)
         state = jax.jit(fns.init_state, static_argnums=0, out_shardings=fns.state_shardings)(0)
+        initial = jax.tree.map(np.asarray, multihost_utils.process_allgather(state["params"], tiled=True))
         losses = []
         for _ in range(args.steps):
             state, metrics = fns.train_step(state, sharding.global_batch(local, mesh), jax.random.key(0))
@@ -65,7 +73,11 @@ def main(argv=None) -> int:
         if jax.process_index() == 0:
             np.savez(f"{args.out}_{mesh_text}.npz", **flat)
             with open(f"{args.out}_{mesh_text}.json", "w") as f:
-                json.dump({"losses": losses, "devices": mesh.size, "processes": jax.process_count()}, f)
+                moved = max(
+                    float(np.abs(np.asarray(a) - b).max())
+                    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(initial))
+                )
+                json.dump({"losses": losses, "devices": mesh.size, "processes": jax.process_count(), "moved": moved}, f)
     return 0
 
 
