@@ -48,17 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voiceemo_jax.testing.flops import dense_peak_tflops
 from voiceemo_jax.timebase import SAMPLE_RATE_HZ
-
-# Dense TFLOP/s per chip (NVIDIA data sheets; the sparse figures are twice these):
-# (substrings of jax's device_kind, {dtype: peak}). First match wins: NVL/PCIe before SXM.
-DENSE_PEAK_TFLOPS = (
-    (("h200", "nvl"), {"bfloat16": 835.5, "float32": 417.5}),
-    (("h200",), {"bfloat16": 989.4, "float32": 494.7}),
-    (("h100", "nvl"), {"bfloat16": 835.5, "float32": 417.5}),
-    (("h100", "pcie"), {"bfloat16": 756.0, "float32": 378.0}),
-    (("h100",), {"bfloat16": 989.4, "float32": 494.7}),  # SXM ("NVIDIA H100 80GB HBM3")
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,15 +69,6 @@ SIZES = {
     # Every stage, few compilations: the CPU check costs its compile time, not its run time.
     "tiny": SuiteSize("tiny", 1.0, (2,), 30.0, 1.0, (2, 1), 2, 2),
 }
-
-
-def dense_peak_tflops(device_kind: str, dtype: str) -> float | None:
-    """The chip's dense peak for `dtype` ("bfloat16" or "float32"), or None when unknown."""
-    kind = device_kind.lower()
-    for keys, peaks in DENSE_PEAK_TFLOPS:
-        if all(key in kind for key in keys):
-            return peaks[dtype]
-    return None
 
 
 def _is_out_of_memory(error: Exception) -> bool:

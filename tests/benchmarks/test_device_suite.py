@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 from subprocesses import ROOT, subprocess_env
+
+from voiceemo_jax.testing.flops import dense_peak_tflops
 
 
 def test_device_suite_tiny_runs_every_stage_and_writes_json_and_markdown(tmp_path):
@@ -46,10 +47,12 @@ def test_device_suite_tiny_runs_every_stage_and_writes_json_and_markdown(tmp_pat
 
 
 def test_dense_peaks_by_device_kind():
-    code = (
-        "from benchmarks.device_suite import dense_peak_tflops as p; "
-        "print(p('NVIDIA H200', 'bfloat16'), p('NVIDIA H100 80GB HBM3', 'float32'), p('NVIDIA H100 PCIe', 'bfloat16'), "
-        "p('NVIDIA H100 NVL', 'bfloat16'), p('NVIDIA A100-SXM4-80GB', 'bfloat16'), p('cpu', 'float32'))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=subprocess_env(), capture_output=True, text=True)
-    assert done.stdout.split() == ["989.4", "494.7", "756.0", "835.5", "None", "None"], done.stderr
+    got = [
+        dense_peak_tflops("NVIDIA H200", "bfloat16"),
+        dense_peak_tflops("NVIDIA H100 80GB HBM3", "float32"),
+        dense_peak_tflops("NVIDIA H100 PCIe", "bfloat16"),
+        dense_peak_tflops("NVIDIA H100 NVL", "bfloat16"),
+        dense_peak_tflops("NVIDIA A100-SXM4-80GB", "bfloat16"),
+        dense_peak_tflops("cpu", "float32"),
+    ]
+    assert got == [989.4, 494.7, 756.0, 835.5, None, None]

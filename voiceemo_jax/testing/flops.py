@@ -10,6 +10,16 @@ depend on the attention's block size.
 
 from __future__ import annotations
 
+# Dense TFLOP/s per chip (NVIDIA data sheets; the sparse figures are twice these):
+# (substrings of jax's device_kind, {dtype: peak}). First match wins: NVL/PCIe before SXM.
+DENSE_PEAK_TFLOPS = (
+    (("h200", "nvl"), {"bfloat16": 835.5, "float32": 417.5}),
+    (("h200",), {"bfloat16": 989.4, "float32": 494.7}),
+    (("h100", "nvl"), {"bfloat16": 835.5, "float32": 417.5}),
+    (("h100", "pcie"), {"bfloat16": 756.0, "float32": 378.0}),
+    (("h100",), {"bfloat16": 989.4, "float32": 494.7}),  # SXM ("NVIDIA H100 80GB HBM3")
+)
+
 
 def xla_flops(compiled) -> float:
     """FLOPs XLA counts in a compiled program (0 where the backend gives no cost analysis)."""
@@ -37,3 +47,12 @@ def predictor_gflop(predictor, clips) -> float:
     with whole_attention():
         lowered = jax.jit(forward, static_argnums=(0,)).lower(predictor.graphdef, predictor.params, *args)
     return xla_flops(lowered.compile()) / 1e9
+
+
+def dense_peak_tflops(device_kind: str, dtype: str) -> float | None:
+    """The chip's dense peak for `dtype` ("bfloat16" or "float32"), or None when unknown."""
+    kind = device_kind.lower()
+    for keys, peaks in DENSE_PEAK_TFLOPS:
+        if all(key in kind for key in keys):
+            return peaks[dtype]
+    return None
