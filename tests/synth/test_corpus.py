@@ -12,11 +12,12 @@ import soundfile as sf
 
 from data_pipelines.sources.synth import expressions, generate, prosody
 from data_pipelines.sources.synth.sentences import SENTENCES
-from data_pipelines.sources.synth.visemes import BILABIALS, VOWELS, canonical, frame_of, frames_for
+from data_pipelines.sources.synth.visemes import BILABIALS, VOWELS, canonical, frame_of
 from data_pipelines.sources.synth.voices import select_voices
 from tests.synth.conftest import TINY_SEED, TINY_SENTENCES, TINY_VOICES, needs_festival
 from voiceemo_jax.arkit import INDEX
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.timebase import frames_for
 
 pytestmark = needs_festival
 CLIP_KEYS = {"wav", "target", "phones", "voice", "emotion", "level", "sentence"}
