@@ -1,5 +1,7 @@
 """Benchmarks: speed against the PyTorch reference, training, input pipeline, long audio, demo quality."""
 
+import argparse
+import sys
 from pathlib import Path
 
 
@@ -11,3 +13,17 @@ def shown_path(path) -> str:
         return str(Path(path).resolve().relative_to(root))
     except ValueError:
         return Path(path).name
+
+
+def run_command(name: str, description: str, add_arguments, main_from_args, argv=None) -> int:
+    """`python -m benchmarks.NAME` for a benchmark that is also a `voiceemo bench` subcommand:
+    the same flags, and a bad value gives one error line and exit status 2."""
+    from voiceemo_jax.errors import UserError
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    try:
+        return main_from_args(parser.parse_args(argv))
+    except UserError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2

@@ -76,13 +76,10 @@ def run(release_seconds: float, release_clips: int, json_path: str | None) -> di
     }
     print(format_table(results))
     if json_path:
-        from voiceemo_jax.atomic_files import atomic_path
+        from voiceemo_jax.atomic_files import write_text
 
-        path = Path(json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {path}")
+        write_text(json_path, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {json_path}")
     return result
 
 

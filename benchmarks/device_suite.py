@@ -417,15 +417,13 @@ def format_markdown(result: dict) -> str:
 
 
 def write(result: dict, out_dir: str | Path) -> None:
-    from voiceemo_jax.atomic_files import atomic_path
+    from voiceemo_jax.atomic_files import write_text
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "device_suite.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-    with atomic_path(out_dir / "device_suite.md") as tmp:
-        tmp.write_text(format_markdown(result))
-    print(format_markdown(result))
+    markdown = format_markdown(result)
+    write_text(out_dir / "device_suite.json", json.dumps(result, indent=2) + "\n")
+    write_text(out_dir / "device_suite.md", markdown)
+    print(markdown)
     print(f"wrote {out_dir / 'device_suite.json'} and {out_dir / 'device_suite.md'}")
 
 

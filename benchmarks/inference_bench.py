@@ -32,11 +32,10 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks import process_probe
+from benchmarks import process_probe, run_command
 from voiceemo_jax.testing.flops import predictor_gflop
 from voiceemo_jax.testing.signals import speech_like
 from voiceemo_jax.timebase import SAMPLE_RATE_HZ
@@ -196,7 +195,7 @@ def run(
     import torch
     from tqdm import tqdm
 
-    from voiceemo_jax.atomic_files import atomic_path
+    from voiceemo_jax.atomic_files import write_text
 
     threads = os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -220,11 +219,8 @@ def run(
     result.update({k: dataclasses.asdict(rows[0])[k] for k in ("jax_seconds", "torch_seconds", "ratio", "frames")})
     print(format_table(rows, matmul), flush=True)
     if json_path:
-        path = Path(json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {path}")
+        write_text(json_path, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {json_path}")
     return result
 
 
@@ -268,15 +264,7 @@ def main_from_args(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m benchmarks.inference_bench`: `voiceemo bench inference` (bad flags: one line, exit 2)."""
-    from voiceemo_jax.errors import UserError
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    try:
-        return main_from_args(parser.parse_args(argv))
-    except UserError as error:
-        print(f"inference_bench: error: {error}", file=sys.stderr)
-        return 2
+    return run_command("inference_bench", __doc__, add_arguments, main_from_args, argv)
 
 
 if __name__ == "__main__":

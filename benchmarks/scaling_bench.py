@@ -22,10 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
-from benchmarks import process_probe
+from benchmarks import process_probe, run_command
 
 RELEASE_MAX_FRAMES = 5000  # the release's 4 x 5000 x 5000 bias table (SPEC section 3)
 DEFAULT_SECONDS = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -127,15 +126,7 @@ def main_from_args(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m benchmarks.scaling_bench`: `voiceemo bench scaling` (bad flags: one line, exit 2)."""
-    from voiceemo_jax.errors import UserError
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    try:
-        return main_from_args(parser.parse_args(argv))
-    except UserError as error:
-        print(f"scaling_bench: error: {error}", file=sys.stderr)
-        return 2
+    return run_command("scaling_bench", __doc__, add_arguments, main_from_args, argv)
 
 
 if __name__ == "__main__":
