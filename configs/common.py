@@ -38,6 +38,7 @@ def base_config() -> ml_collections.ConfigDict:
     config.data.mode = "auto"  # triplets where the dataset has emotion pairs, else single clips
     config.data.bucket_seconds = (2.0, 4.0, 6.0, 8.0)
     config.data.window_speakers = 4
+    config.data.self_pairs = False  # read speech in one emotion trains as its own X12 (loading/triplets.py)
     config.data.augment = False  # seeded waveform augmentation of training batches (loading/augmentation.py)
 
     config.train = ml_collections.ConfigDict()

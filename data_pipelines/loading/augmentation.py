@@ -293,15 +293,19 @@ class AugmentedIterator:
         return getattr(self._iterator, name)
 
 
-def for_training(iterator, config):
-    """The training batch iterator, wrapped in `AugmentedIterator` when `config.data.augment` is true.
-
-    Options: `config.data.augment_options` (a dict of `AugmentOptions` fields) where present,
-    else the defaults; seeded by `config.train.seed`.
-    """
-    if not config.data.get("augment", False):
-        return iterator
+def options_from_config(config) -> AugmentOptions:
+    """`config.data.augment_options` (a dict of `AugmentOptions` fields) over the defaults."""
     overrides = {
         key: tuple(v) if isinstance(v, list) else v for key, v in dict(config.data.get("augment_options", {})).items()
     }
-    return AugmentedIterator(iterator, seed=config.train.seed, options=AugmentOptions(**overrides))
+    return AugmentOptions(**overrides)
+
+
+def for_training(iterator, config):
+    """The training batch iterator, wrapped in `AugmentedIterator` when `config.data.augment` is true.
+
+    Options: `options_from_config`; seeded by `config.train.seed`.
+    """
+    if not config.data.get("augment", False):
+        return iterator
+    return AugmentedIterator(iterator, seed=config.train.seed, options=options_from_config(config))

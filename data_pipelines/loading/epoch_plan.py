@@ -106,6 +106,7 @@ def plan_epoch(
     epoch: int,
     shuffle: bool = True,
     window_speakers: int = 4,
+    self_pairs: bool = False,
 ) -> EpochPlan:
     """Plans one epoch over `rows` (row ids into `index`: the whole split for training).
 
@@ -116,6 +117,8 @@ def plan_epoch(
       shuffle: shuffle speakers and items; without it both keep index order (triplet
         partners are still drawn at random, deterministically).
       window_speakers: speakers read together; larger mixes batches better, costs memory.
+      self_pairs: triplet anchors without an X12 (one emotion per sentence) use
+        themselves as X12 (`triplets.draw_triplets`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -143,6 +146,7 @@ def plan_epoch(
                     index.content[speaker_rows],
                     rng,
                     shuffle=shuffle,
+                    self_pairs=self_pairs,
                 )
                 unpaired += len(speaker_rows) - len(local)
                 items.append(speaker_rows[local])

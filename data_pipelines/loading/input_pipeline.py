@@ -177,6 +177,7 @@ class BatchIterator:
         window_speakers: int,
         process_index: int,
         process_count: int,
+        self_pairs: bool = False,
     ):
         self.metadata, self.index, self.mode = metadata, index, mode
         self._rows = rows
@@ -189,6 +190,7 @@ class BatchIterator:
             seed=seed,
             shuffle=shuffle,
             window_speakers=window_speakers,
+            self_pairs=self_pairs,
         )
         self._repeat = repeat
         self._settings = {
@@ -202,6 +204,8 @@ class BatchIterator:
             "window_speakers": window_speakers,
             "num_records": int(len(rows)),
         }
+        if self_pairs:  # only when set, so states saved before the option still resume
+            self._settings["self_pairs"] = True
         self._reader = RecordReader(metadata.builder_dir, index)
         self._plans: dict[int, tuple[epoch_plan.EpochPlan, epoch_plan.EpochPlan]] = {}
         self._epoch, self._batch = 0, 0
@@ -322,6 +326,7 @@ def make_iterator(
     window_speakers: int = 4,
     process_index: int | None = None,
     process_count: int | None = None,
+    self_pairs: bool = False,
 ) -> BatchIterator:
     """Training batches of `split` of the build in `data_dir` (the `--out` folder or its tfds version folder).
 
@@ -335,6 +340,8 @@ def make_iterator(
         the epoch plan), so keep the largest above the longest clip.
       shuffle, repeat: shuffle each epoch; cycle epochs forever.
       window_speakers: speakers held in memory together (mixing vs memory).
+      self_pairs: triplet anchors with no clip of their sentence in another emotion
+        (read speech) are their own X12 instead of being left out.
       process_index, process_count: default to jax.process_index() / process_count().
     """
     metadata, index = _open_split(data_dir, split)
@@ -360,6 +367,7 @@ def make_iterator(
         window_speakers=window_speakers,
         process_index=process_index,
         process_count=process_count,
+        self_pairs=self_pairs,
     )
 
 

@@ -11,7 +11,10 @@ emotion and level exists with another sentence does X21 fall back to another lev
 the same emotion. X12's level is free (it is the "other emotion" anyway).
 
 Every clip is tried as the anchor once per draw; anchors with no X12 or no X21
-candidate (e.g. a sentence recorded in a single emotion) are left out of that draw.
+candidate (e.g. a sentence recorded in a single emotion) are left out of that draw,
+unless `self_pairs` is set: then an anchor with no X12 is its own X12 (read speech in
+one emotion, as in CMU ARCTIC, still trains through X21's emotion and the content
+path: out11 decodes X11's content with X21's emotion, out12 reconstructs X11 itself).
 Partners are drawn uniformly among the candidates with the given generator, so a draw
 is a pure function of the labels and the generator state.
 """
@@ -36,6 +39,7 @@ def draw_triplets(
     rng: np.random.Generator,
     *,
     shuffle: bool = True,
+    self_pairs: bool = False,
 ) -> np.ndarray:
     """Triplets over one speaker's clips.
 
@@ -43,6 +47,7 @@ def draw_triplets(
       emotion, level, content: [N] int labels of the speaker's clips.
       rng: the draw's generator (advanced by the call).
       shuffle: permute the anchors; otherwise they come in clip order.
+      self_pairs: an anchor without an X12 candidate is its own X12.
     Returns:
       [M, 3] int64 clip indices (x11, x12, x21), M <= N, one row per usable anchor.
     """
@@ -57,6 +62,8 @@ def draw_triplets(
     x21_candidates = np.where(x21_same_level.any(axis=1, keepdims=True), x21_same_level, x21_any_level)
     x12 = _pick(x12_candidates, rng)
     x21 = _pick(x21_candidates, rng)
+    if self_pairs:
+        x12 = np.where(x12 >= 0, x12, np.arange(emotion.shape[0]))
     anchors = np.arange(emotion.shape[0])
     if shuffle:
         anchors = rng.permutation(anchors)

@@ -109,3 +109,17 @@ def test_pipeline_is_deterministic_under_the_seed(synth_build, other_seed):
             for key in batch_a[name]:
                 np.testing.assert_array_equal(batch_a[name][key], batch_b[name][key])
     assert [triplet_signature(x) for x in a] != [triplet_signature(x) for x in c]
+
+
+def test_self_pairs_train_read_speech_in_one_emotion():
+    # Read speech: one emotion, every sentence once, except sentence 3 also read sad.
+    emotion = np.array([0, 0, 0, 0, 1])
+    content = np.array([0, 1, 2, 3, 3])
+    level = np.zeros(5, np.int64)
+    assert len(draw_triplets(emotion, level, content, np.random.default_rng(0))) == 1  # only clip 3 (X12: clip 4)
+    rows = draw_triplets(emotion, level, content, np.random.default_rng(0), self_pairs=True)
+    x11, x12, x21 = rows.T
+    assert sorted(x11.tolist()) == [0, 1, 2, 3]  # clip 4 (the only sad clip) has no X21
+    for a, b, c in rows:
+        assert b == (4 if a == 3 else a)  # a real X12 where one exists, else the anchor itself
+        assert emotion[c] == emotion[a] and content[c] != content[a]

@@ -25,6 +25,38 @@ def test_random_crops_are_windows_of_their_clips():
         np.testing.assert_array_equal(row, clips[1][start : start + 16])
 
 
+def test_silence_trimming_keeps_the_sound_and_never_empties_a_clip():
+    rng = np.random.default_rng(0)
+    quiet = rng.normal(0, 1e-4, 8000).astype(np.float32)
+    voice = (0.3 * np.sin(np.arange(16000) * 0.05)).astype(np.float32)
+    trimmed = emotion_encoder.trim_silence(np.concatenate([quiet, voice, quiet]))
+    assert 16000 <= len(trimmed) <= 16000 + 2 * 1024  # the silence is gone (to within one analysis frame)
+    assert emotion_encoder.trim_silence(quiet[:2000]).shape == (2000,)  # nothing but silence: kept whole
+
+
+def test_balanced_sampling_gives_every_emotion_the_same_share():
+    targets = np.array([0] * 90 + [1] * 9 + [2])
+    p = emotion_encoder.sampling_weights(targets, True)
+    np.testing.assert_allclose([p[targets == k].sum() for k in range(3)], 1 / 3)
+    assert emotion_encoder.sampling_weights(targets, False) is None
+
+
+def test_crop_augmentation_is_seeded_and_keeps_shapes():
+    from data_pipelines.loading.augmentation import AugmentOptions
+
+    rng = np.random.default_rng(1)
+    audio = rng.normal(0, 0.1, (3, 8000)).astype(np.float32)
+    lengths = np.array([8000, 8000, 5000], np.int32)
+    audio[2, 5000:] = 0
+    options = AugmentOptions(speed_probability=1.0, noise_probability=1.0)
+    a, n = emotion_encoder.augmented(audio, lengths, 0, 5, options)
+    b, m = emotion_encoder.augmented(audio, lengths, 0, 5, options)
+    c, _ = emotion_encoder.augmented(audio, lengths, 0, 6, options)
+    assert a.shape == audio.shape and np.array_equal(a, b) and np.array_equal(n, m)
+    assert not np.allclose(a, audio) and not np.allclose(a, c)
+    assert not a[2, n[2] :].any()  # padding stays zero
+
+
 def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_from():
     config = load_config("configs/emotion_encoder.py")
     assert config.task == "emotion_encoder" and config.model.size == "demo" and config.train.num_steps == 3500

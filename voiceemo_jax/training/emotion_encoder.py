@@ -9,7 +9,10 @@ sentences. This stage trains the emotion encoder (wav2vec2 + classifier head ove
 mean-pooled frames) on its own, on random crops of the training clips
 (`config.data.crop_seconds`), so no crop shows a whole sentence and the encoder must rely
 on the voice's prosody. It keeps the parameters with the best accuracy on whole clips of
-the validation split.
+the validation split. Options (config.data): `trim_silence` crops only between a training
+clip's first and last sound, `balance_emotions` gives every emotion the same share of the
+crops (read speech is all neutral), `augment` runs the training augmentation
+(`data_pipelines/loading/augmentation.py`) on every crop, seeded by (seed, step, row).
 
 Output: WORKDIR/emotion_encoder, a model checkpoint (`voiceemo predict` reads it; everything
 but the emotion encoder is the fresh initialisation of `config.train.seed`) that the main
@@ -36,9 +39,20 @@ from voiceemo_jax.models import sequence_ops
 OUTPUT_FOLDER = "emotion_encoder"  # inside the workdir
 
 
-def read_split(data_dir, split: str, labels: tuple[str, ...]) -> tuple[list[np.ndarray], np.ndarray]:
+def trim_silence(audio: np.ndarray, top_db: float = 35.0) -> np.ndarray:
+    """The clip without its leading and trailing silence (quieter than `top_db` below its peak):
+    RAVDESS clips open with up to a second of room noise, which a crop would label as an emotion."""
+    import librosa
+
+    trimmed, _ = librosa.effects.trim(audio, top_db=top_db, frame_length=1024, hop_length=256)
+    return trimmed if len(trimmed) >= sequence_ops.SAMPLE_RATE_HZ // 4 else audio
+
+
+def read_split(
+    data_dir, split: str, labels: tuple[str, ...], *, trim: bool = False
+) -> tuple[list[np.ndarray], np.ndarray]:
     """-> (each clip's audio [samples] float32, model label index [N]) of a split's clips
-    whose emotion the model knows."""
+    whose emotion the model knows; `trim`: without leading and trailing silence."""
     from data_pipelines.loading.input_pipeline import make_eval_iterator
     from voiceemo_jax.evaluation.labels import emotion_label_map
 
@@ -49,7 +63,8 @@ def read_split(data_dir, split: str, labels: tuple[str, ...]) -> tuple[list[np.n
         x = batch["x"]
         for audio, n, emotion, valid in zip(x["audio"], x["num_samples"], x["emotion"], x["valid"]):
             if valid and label_map[emotion] >= 0:
-                clips.append(np.asarray(audio[:n], np.float32))
+                clip = np.asarray(audio[:n], np.float32)
+                clips.append(trim_silence(clip) if trim else clip)
                 targets.append(label_map[emotion])
     if not clips:
         raise UserError(f"{data_dir}: split {split!r} has no clip with an emotion the model knows")
@@ -67,6 +82,28 @@ def random_crops(clips, rng: np.random.Generator, rows: np.ndarray, crop: int) -
         piece = clip[start : start + crop]
         audio[i, : len(piece)], lengths[i] = piece, len(piece)
     return audio, lengths
+
+
+def sampling_weights(targets: np.ndarray, balance: bool) -> np.ndarray | None:
+    """Row probabilities that give every emotion the same share of the crops (None: uniform).
+
+    Read speech in one emotion (ARCTIC, audiobooks) would otherwise make most crops neutral."""
+    if not balance:
+        return None
+    counts = np.bincount(targets)
+    weights = 1.0 / counts[targets]
+    return weights / weights.sum()
+
+
+def augmented(audio: np.ndarray, lengths: np.ndarray, seed: int, step: int, options) -> tuple[np.ndarray, np.ndarray]:
+    """The training augmentation (speed, room, band-limit, noise, gain) of each crop, seeded by (seed, step, row)."""
+    from data_pipelines.loading import augmentation
+
+    frames = sequence_ops.frames_for(audio.shape[1])
+    clip = {"audio": audio, "num_samples": lengths, "num_frames": np.full(len(audio), frames, np.int32),
+            "targets": np.zeros((len(audio), frames, 1), np.float32)}  # fmt: skip
+    out = augmentation.augment_batch({"x": clip}, seed, (step,), options)["x"]
+    return out["audio"], out["num_samples"]
 
 
 def _logits(encoder, audio, num_samples, *, deterministic=True, rngs=None):
@@ -109,7 +146,8 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     model_config = model_setup.build_model_config(config, metadata)
     model = initialization.new_model(model_config, seed, **model_setup.model_kwargs(config))
     labels = model_config.emotion_labels
-    train_clips, train_targets = read_split(data_dir, config.data.train_split, labels)
+    trim = bool(config.data.get("trim_silence", False))
+    train_clips, train_targets = read_split(data_dir, config.data.train_split, labels, trim=trim)
     val_clips, val_targets = read_split(data_dir, config.data.eval_split, labels)
     log(f"emotion_encoder: {len(train_clips)} training clips, {len(val_clips)} validation clips")
 
@@ -140,11 +178,19 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     key = jax.random.key(seed)
     opt_state = opt.init(params)
     crop = round(config.data.crop_seconds * sequence_ops.SAMPLE_RATE_HZ)
+    probabilities = sampling_weights(train_targets, bool(config.data.get("balance_emotions", False)))
+    augment_options = None
+    if config.data.get("augment", False):
+        from data_pipelines.loading import augmentation
+
+        augment_options = augmentation.options_from_config(config)
     best = (-1.0, 0, params)
     history, losses, started = [], [], time.perf_counter()
     for i in range(1, steps + 1):
-        rows = rng.integers(0, len(train_clips), batch_size)
+        rows = rng.choice(len(train_clips), batch_size, p=probabilities)
         audio, lengths = random_crops(train_clips, rng, rows, crop)
+        if augment_options is not None:
+            audio, lengths = augmented(audio, lengths, seed, i, augment_options)
         params, opt_state, loss = step(
             params, opt_state, jnp.asarray(audio), jnp.asarray(lengths), jnp.asarray(train_targets[rows]),
             jax.random.fold_in(key, i),
@@ -161,7 +207,8 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     nnx.update(model.emotion_encoder, nnx.State(best[2]))
     train_acc = accuracy(graphdef, best[2], train_clips, train_targets)
     source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "steps": steps, "best_step": best[1],
-              "crop_seconds": config.data.crop_seconds, "batch_size": batch_size, "seed": seed}  # fmt: skip
+              "crop_seconds": config.data.crop_seconds, "batch_size": batch_size, "seed": seed,
+              "augment": augment_options is not None, "balance_emotions": probabilities is not None}  # fmt: skip
     checkpoint_io.save_model(model, out, source=source, overwrite=False)
     return {"best_step": best[1], "validation_accuracy": best[0], "train_accuracy": train_acc, "history": history,
             "seconds": time.perf_counter() - started}  # fmt: skip

@@ -201,6 +201,7 @@ def _train_iterator(config, metadata):
         mode="triplet" if metadata.has_emotion_pairs and config.data.mode != "single" else "single",
         bucket_seconds=tuple(config.data.bucket_seconds),
         window_speakers=config.data.window_speakers,
+        self_pairs=config.data.get("self_pairs", False),
     )
     return augmentation.for_training(iterator, config)  # unchanged unless config.data.augment
 
