@@ -9,9 +9,11 @@ as an emotion classifier on random 2 s crops of the training clips, and keeps th
 with the best whole-clip accuracy on the validation split. Writes WORKDIR/emotion_encoder: a
 model folder (every part but the emotion encoder is the fresh initialisation of
 `train.seed`) that the main training starts from with `init_from`, the emotion encoder
-frozen (configs/demo.py). Crops come from between each clip's first and last sound, every
-emotion gets the same share of them, and they are augmented when the model's config sets
-`data.augment` (configs/demo.py does). Args: the model's config name, `steps=N`.
+frozen (configs/demo.py). Where the model's config sets them (configs/real_speech.py does),
+crops come from between each clip's first and last sound (`data.trim_silence`), every emotion
+gets the same share of them (`data.balance_emotions`), and they are augmented (`data.augment`).
+Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed
+perturbation among the augmentations; default the augmentation's own).
 """
 
 import importlib
@@ -34,8 +36,12 @@ def get_config(arg: str | None = None):
     config.model.freeze_emotion_encoder = False
 
     config.data.crop_seconds = 2.0  # no crop shows a whole sentence: the encoder must read the voice
-    config.data.trim_silence = True  # crops from training clips without their leading/trailing silence
-    config.data.balance_emotions = True  # every emotion the same share of the crops
+    # Crops from between a clip's first and last sound; every emotion the same share of the crops
+    # (configs/real_speech.py sets both; off where the model's config does not).
+    config.data.trim_silence = bool(config.data.get("trim_silence", False))
+    config.data.balance_emotions = bool(config.data.get("balance_emotions", False))
+    if "augment_speed" in options:  # probability of speed perturbation when the config augments
+        config.data.augment_options = {"speed_probability": float(options["augment_speed"])}
     config.train.per_process_batch_size = 16
     config.train.num_steps = int(options.get("steps", 3500))
     config.train.learning_rate = 1e-3

@@ -62,6 +62,12 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     assert config.task == "emotion_encoder" and config.model.size == "demo" and config.train.num_steps == 3500
     assert load_config("configs/demo.py").init_from == f"runs/demo/{emotion_encoder.OUTPUT_FOLDER}"
     assert load_config("configs/emotion_encoder.py:tiny,steps=7").train.num_steps == 7
+    assert not (config.data.trim_silence or config.data.balance_emotions or config.data.augment)  # the shipped recipe
+    real = load_config("configs/emotion_encoder.py:real_speech,augment_speed=0")
+    assert real.data.trim_silence and real.data.balance_emotions and real.data.augment
+    assert real.data.augment_options.speed_probability == 0.0 and real.init_from == ""
+    main_stage = load_config("configs/real_speech.py")
+    assert main_stage.init_from == f"runs/real_speech/{emotion_encoder.OUTPUT_FOLDER}" and main_stage.data.self_pairs
     with pytest.raises(Exception, match="not a model config"):
         load_config("configs/emotion_encoder.py:no_such_config")
 
