@@ -27,6 +27,7 @@ import re
 import sys
 from pathlib import Path
 
+from voiceemo_jax.atomic_files import atomic_path
 from voiceemo_jax.errors import UserError
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".m4a")
@@ -37,6 +38,14 @@ RAVDESS_STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitt
 RAVDESS_INTENSITY = {"01": "normal", "02": "strong"}
 TESS_EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
 ARCTIC_PROMPT = re.compile(r'^\(\s*(\S+)\s+"(.*)"\s*\)\s*$')
+
+
+def write_tsv(path: str | Path, rows: list[dict], fields) -> None:
+    """An index.tsv (tab-separated, a header row of `fields`), written whole or not at all."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fields), delimiter="\t")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def _audio_files(root: Path) -> list[Path]:
@@ -113,12 +122,7 @@ def write_index(corpus: str, root: str | Path) -> dict:
     rows, unmatched = CORPORA[corpus](root)
     if not rows:
         raise UserError(f"--root {root}: no {corpus} recording found (names as the corpus ships them)")
-    tmp = root / "index.tsv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS, delimiter="\t")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(root / "index.tsv")
+    write_tsv(root / "index.tsv", rows, FIELDS)
     return {"recordings": len(rows), "unmatched": unmatched}
 
 

@@ -21,10 +21,10 @@ another emotion (SPEC section 4), which only TESS and RAVDESS have; read speech 
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+from data_pipelines.sources.corpus_index import write_tsv
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
 
@@ -80,12 +80,7 @@ def write_training_root(
             link.unlink()
         if not link.exists():
             link.symlink_to(data / corpus, target_is_directory=True)
-    tmp = out / "index.tsv.tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["file", "speaker", "text", "emotion", "level"], delimiter="\t")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(out / "index.tsv")
+    write_tsv(out / "index.tsv", rows, ("file", "speaker", "text", "emotion", "level"))
     return {"recordings": len(rows), "held_out": held_out}
 
 
