@@ -21,6 +21,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     config.model = ml_collections.ConfigDict()
     config.model.size = "tiny"  # presets: tiny | demo | release
+    config.model.emotion_size = ""  # the emotion encoder's wav2vec2 size when not model.size (e.g. small)
     config.model.variant = "layer"  # wav2vec2: "layer" (large/XLSR) | "group" (base)
     config.model.num_persons = 24  # at least this many; more if the dataset has more speakers
     config.model.num_levels = 2

@@ -40,6 +40,7 @@ def get_config(arg: str | None = None):
     # (configs/real_speech.py sets both; off where the model's config does not).
     config.data.trim_silence = bool(config.data.get("trim_silence", False))
     config.data.balance_emotions = bool(config.data.get("balance_emotions", False))
+    config.data.balance_speakers = bool(config.data.get("balance_speakers", False))  # within each emotion
     if "augment_speed" in options:  # probability of speed perturbation when the config augments
         config.data.augment_options = {"speed_probability": float(options["augment_speed"])}
     config.train.per_process_batch_size = 16

@@ -43,3 +43,26 @@ def test_model_config_follows_the_dataset():
     assert model_config.synthesizer.num_persons == 12  # more speakers than the config's 8
     vertex = build_model_config(load_config("configs/vocaset.py:size=tiny"), _metadata(target_dim=5023 * 3))
     assert vertex.synthesizer.output_dim == 5023 * 3
+
+
+def test_emotion_encoder_can_have_a_size_of_its_own(tmp_path):
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+
+    from voiceemo_jax import checkpoint_io
+    from voiceemo_jax.models.voiceemo import VoiceEmo
+
+    config = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_size=demo"])
+    model_config = build_model_config(config, _metadata())
+    assert (model_config.content.hidden_size, model_config.emotion.hidden_size) == (32, 96)
+    assert build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()).emotion.hidden_size == 32
+    model = VoiceEmo(model_config, rngs=nnx.Rngs(0))
+    audio = jnp.asarray(np.random.default_rng(0).normal(size=(2, 16000)), jnp.float32)
+    args = (audio, jnp.array([16000, 12000]), jnp.zeros(2, jnp.int32), jnp.zeros(2, jnp.int32))
+    out = model(*args)
+    assert out["outputs"].shape == (2, 30, 52) and out["emotion_logits"].shape == (2, 7)
+    checkpoint_io.save_model(model, tmp_path / "model")
+    restored, _ = checkpoint_io.load_model(tmp_path / "model")
+    assert restored.config.emotion.hidden_size == 96 and restored.config.content.hidden_size == 32
+    np.testing.assert_allclose(restored(*args)["outputs"], out["outputs"], atol=1e-6)

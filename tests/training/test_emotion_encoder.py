@@ -41,6 +41,16 @@ def test_balanced_sampling_gives_every_emotion_the_same_share():
     assert emotion_encoder.sampling_weights(targets, False) is None
 
 
+def test_speaker_balanced_sampling_gives_every_speaker_of_an_emotion_the_same_share():
+    targets = np.array([0] * 90 + [1] * 10)
+    speakers = np.array([0] * 80 + [1] * 10 + [2] * 10)  # emotion 0: a speaker with 80 clips, one with 10
+    p = emotion_encoder.sampling_weights(targets, True, speakers)
+    np.testing.assert_allclose([p[speakers == s].sum() for s in range(3)], [1 / 4, 1 / 4, 1 / 2])
+    np.testing.assert_allclose(p[:80], p[0]) and np.testing.assert_allclose(p[80:90], p[80])
+    q = emotion_encoder.sampling_weights(targets, False, speakers)  # speakers alone: a third each
+    np.testing.assert_allclose([q[speakers == s].sum() for s in range(3)], 1 / 3)
+
+
 def test_crop_augmentation_is_seeded_and_keeps_shapes():
     from data_pipelines.loading.augmentation import AugmentOptions
 
@@ -98,3 +108,12 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     assert main(argv) == 2
     assert "already exists" in capsys.readouterr().err
     assert sorted(p.name for p in out.rglob("*")) == before
+    # init_from: the stage fine-tunes that model's emotion encoder; every other part comes from it unchanged.
+    tuned = tmp_path / "tuned"
+    args = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(tuned), *data]
+    assert main(args + ["--config.train.num_steps=5", "--config.train.seed=4", f"--config.init_from={out}"]) == 0
+    assert f"initialised {len(new)} parameters from {out}" in capsys.readouterr().out
+    again, meta = checkpoint_io.load_model(tuned / "emotion_encoder")
+    assert meta["source"]["init_from"] == str(out)
+    moved = {k for k, v in param_leaves(again).items() if not np.array_equal(new[k], v)}
+    assert moved and all(k.startswith("['emotion_encoder']") for k in moved), moved

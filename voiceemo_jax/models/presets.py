@@ -38,6 +38,11 @@ def hf_wav2vec2_dict(
     elif size == "base":
         dims = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
         conv_dim, pos_kernel, pos_groups = 512, 128, 16
+    elif size == "small":
+        # An encoder a few times the demo's, still trainable from scratch on a CPU (an emotion
+        # encoder that must tell emotions apart across many real voices: model.emotion_size).
+        dims = dict(hidden_size=192, num_hidden_layers=4, num_attention_heads=4, intermediate_size=384)
+        conv_dim, pos_kernel, pos_groups = 48, 32, 8
     elif size == "demo":
         # Small enough to train from scratch on 2 CPU cores in under an hour.
         dims = dict(hidden_size=96, num_hidden_layers=3, num_attention_heads=4, intermediate_size=192)
@@ -82,7 +87,7 @@ PREPROCESSOR = {"do_normalize": True, "sampling_rate": 16000, "feature_size": 1,
 def synthesizer_config(size: str = "tiny", output_dim: int = 52, **overrides) -> MorphSynthesizerConfig:
     if size in ("release", "base"):
         values = {}
-    elif size == "demo":
+    elif size in ("demo", "small"):
         values = dict(
             content_dim=64, emotion_dim=128, emotion_tgt_dim=32, level_dim=16, person_dim=16, feedforward_dim=128
         )
@@ -99,12 +104,15 @@ def model_config(
     variant: str = "layer",
     labels: tuple[str, ...] = RELEASE_EMOTIONS,
     output_dim: int = 52,
+    emotion_size: str | None = None,
     **synthesizer_overrides,
 ) -> VoiceEmoConfig:
     """Whole-model config at a named size: "tiny", "demo", "base" (wav2vec2-base encoders)
-    or "release" (two wav2vec2-large encoders)."""
+    or "release" (two wav2vec2-large encoders). `emotion_size` gives the emotion encoder a
+    wav2vec2 size of its own (any of those, or "small"); by default it is `size`."""
+    emotion_size = emotion_size or size
     return VoiceEmoConfig(
         content=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=size), PREPROCESSOR),
-        emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=size, labels=labels), PREPROCESSOR),
+        emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=emotion_size, labels=labels), PREPROCESSOR),
         synthesizer=synthesizer_config(size, output_dim, **synthesizer_overrides),
     )

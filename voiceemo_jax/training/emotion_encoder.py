@@ -11,11 +11,16 @@ mean-pooled frames) on its own, on random crops of the training clips
 on the voice's prosody. It keeps the parameters with the best accuracy on whole clips of
 the validation split. Options (config.data): `trim_silence` crops only between a training
 clip's first and last sound, `balance_emotions` gives every emotion the same share of the
-crops (read speech is all neutral), `augment` runs the training augmentation
-(`data_pipelines/loading/augmentation.py`) on every crop, seeded by (seed, step, row).
+crops (read speech is all neutral), `balance_speakers` every speaker the same share within an
+emotion (TESS's two speakers have thousands of clips, RAVDESS's actors sixty each), `augment`
+runs the training augmentation (`data_pipelines/loading/augmentation.py`) on every crop,
+seeded by (seed, step, row).
+
+With `config.init_from` (a model folder) the stage fine-tunes that model's emotion encoder
+instead of training one from scratch, and every other part of the model comes along unchanged.
 
 Output: WORKDIR/emotion_encoder, a model checkpoint (`voiceemo predict` reads it; everything
-but the emotion encoder is the fresh initialisation of `config.train.seed`) that the main
+but the emotion encoder is init_from's, or else the fresh initialisation of `config.train.seed`) that the main
 training starts from with `init_from`, keeping the emotion encoder frozen (`configs/demo.py`).
 The hyper-parameters are configs/emotion_encoder.py's; `trainer.train_and_evaluate` hands
 configs with `task = "emotion_encoder"` to `train_and_evaluate` here.
@@ -50,25 +55,27 @@ def trim_silence(audio: np.ndarray, top_db: float = 35.0) -> np.ndarray:
 
 def read_split(
     data_dir, split: str, labels: tuple[str, ...], *, trim: bool = False
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """-> (each clip's audio [samples] float32, model label index [N]) of a split's clips
-    whose emotion the model knows; `trim`: without leading and trailing silence."""
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """-> (each clip's audio [samples] float32, model label index [N], speaker index [N]) of a
+    split's clips whose emotion the model knows; `trim`: without leading and trailing silence."""
     from data_pipelines.loading.input_pipeline import make_eval_iterator
     from voiceemo_jax.evaluation.labels import emotion_label_map
 
     iterator = make_eval_iterator(data_dir, split, batch_size=16)
     label_map = emotion_label_map(iterator.metadata.emotions, labels)
-    clips, targets = [], []
+    clips, targets, speakers = [], [], []
     for batch in iterator:
         x = batch["x"]
-        for audio, n, emotion, valid in zip(x["audio"], x["num_samples"], x["emotion"], x["valid"]):
+        rows = zip(x["audio"], x["num_samples"], x["emotion"], x["person"], x["valid"])
+        for audio, n, emotion, person, valid in rows:
             if valid and label_map[emotion] >= 0:
                 clip = np.asarray(audio[:n], np.float32)
                 clips.append(trim_silence(clip) if trim else clip)
                 targets.append(label_map[emotion])
+                speakers.append(int(person))
     if not clips:
         raise UserError(f"{data_dir}: split {split!r} has no clip with an emotion the model knows")
-    return clips, np.asarray(targets, np.int32)
+    return clips, np.asarray(targets, np.int32), np.asarray(speakers, np.int32)
 
 
 def random_crops(clips, rng: np.random.Generator, rows: np.ndarray, crop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,14 +91,24 @@ def random_crops(clips, rng: np.random.Generator, rows: np.ndarray, crop: int) -
     return audio, lengths
 
 
-def sampling_weights(targets: np.ndarray, balance: bool) -> np.ndarray | None:
-    """Row probabilities that give every emotion the same share of the crops (None: uniform).
-
-    Read speech in one emotion (ARCTIC, audiobooks) would otherwise make most crops neutral."""
-    if not balance:
+def sampling_weights(targets: np.ndarray, balance: bool, speakers: np.ndarray | None = None) -> np.ndarray | None:
+    """Row probabilities (None: uniform). `balance`: every emotion the same share of the crops
+    (read speech in one emotion, ARCTIC or audiobooks, would otherwise make most crops neutral).
+    `speakers` (each row's speaker): within each emotion (or overall, without `balance`) every
+    speaker the same share, so two speakers with thousands of clips (TESS) do not outweigh
+    sixteen with sixty each (RAVDESS)."""
+    if not balance and speakers is None:
         return None
-    counts = np.bincount(targets)
-    weights = 1.0 / counts[targets]
+    groups = targets if balance else np.zeros_like(targets)
+    cells = groups.astype(np.int64)
+    if speakers is not None:
+        cells = cells * (int(speakers.max()) + 1) + speakers
+    weights = np.zeros(len(targets))
+    for group in np.unique(groups):
+        in_group = np.unique(cells[groups == group])
+        for cell in in_group:
+            rows = cells == cell
+            weights[rows] = 1.0 / (len(in_group) * rows.sum())
     return weights / weights.sum()
 
 
@@ -145,10 +162,17 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     metadata = load_metadata(data_dir)
     model_config = model_setup.build_model_config(config, metadata)
     model = initialization.new_model(model_config, seed, **model_setup.model_kwargs(config))
+    if config.get("init_from"):  # fine-tunes an existing model's emotion encoder; its other parts come along
+        params, loaded, fresh = initialization.load_init_from(
+            nnx.to_pure_dict(nnx.state(model, nnx.Param)), config.init_from,
+            emotions=model_config.emotion_labels, num_persons=model_config.synthesizer.num_persons,
+        )  # fmt: skip
+        nnx.update(model, nnx.State(params))
+        log(f"emotion_encoder: initialised {len(loaded)} parameters from {config.init_from} ({len(fresh)} kept fresh)")
     labels = model_config.emotion_labels
     trim = bool(config.data.get("trim_silence", False))
-    train_clips, train_targets = read_split(data_dir, config.data.train_split, labels, trim=trim)
-    val_clips, val_targets = read_split(data_dir, config.data.eval_split, labels)
+    train_clips, train_targets, train_speakers = read_split(data_dir, config.data.train_split, labels, trim=trim)
+    val_clips, val_targets, _ = read_split(data_dir, config.data.eval_split, labels)
     log(f"emotion_encoder: {len(train_clips)} training clips, {len(val_clips)} validation clips")
 
     graphdef, params = nnx.split(model.emotion_encoder, nnx.Param)
@@ -178,7 +202,10 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     key = jax.random.key(seed)
     opt_state = opt.init(params)
     crop = round(config.data.crop_seconds * sequence_ops.SAMPLE_RATE_HZ)
-    probabilities = sampling_weights(train_targets, bool(config.data.get("balance_emotions", False)))
+    probabilities = sampling_weights(
+        train_targets, bool(config.data.get("balance_emotions", False)),
+        train_speakers if config.data.get("balance_speakers", False) else None,
+    )  # fmt: skip
     augment_options = None
     if config.data.get("augment", False):
         from data_pipelines.loading import augmentation
@@ -206,9 +233,12 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
                 best = (val, i, params)
     nnx.update(model.emotion_encoder, nnx.State(best[2]))
     train_acc = accuracy(graphdef, best[2], train_clips, train_targets)
-    source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "steps": steps, "best_step": best[1],
+    source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "init_from": str(config.get("init_from", "")),
+              "steps": steps, "best_step": best[1],
               "crop_seconds": config.data.crop_seconds, "batch_size": batch_size, "seed": seed,
-              "augment": augment_options is not None, "balance_emotions": probabilities is not None}  # fmt: skip
+              "augment": augment_options is not None,
+              "balance_emotions": bool(config.data.get("balance_emotions", False)),
+              "balance_speakers": bool(config.data.get("balance_speakers", False))}  # fmt: skip
     checkpoint_io.save_model(model, out, source=source, overwrite=False)
     return {"best_step": best[1], "validation_accuracy": best[0], "train_accuracy": train_acc, "history": history,
             "seconds": time.perf_counter() - started}  # fmt: skip

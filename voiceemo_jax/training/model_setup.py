@@ -26,6 +26,7 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
         output_dim=int(metadata.target_dim),
         num_persons=num_persons,
         num_levels=num_levels,
+        emotion_size=str(m.get("emotion_size", "")) or None,
     )
 
 
