@@ -117,3 +117,12 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     assert meta["source"]["init_from"] == str(out)
     moved = {k for k, v in param_leaves(again).items() if not np.array_equal(new[k], v)}
     assert moved and all(k.startswith("['emotion_encoder']") for k in moved), moved
+
+
+def test_validation_accuracy_is_reported_per_source_of_a_merged_build():
+    names = ("voiceemo_synth/kal", "voiceemo_speech/ravdess_17", "voiceemo_speech/tess_OAF")
+    sources = emotion_encoder.source_names(np.array([0, 0, 1, 2]), names)
+    assert sources.tolist() == ["voiceemo_synth", "voiceemo_synth", "voiceemo_speech", "voiceemo_speech"]
+    correct = np.array([True, False, True, True])
+    assert emotion_encoder.by_source(correct, sources) == {"voiceemo_speech": 1.0, "voiceemo_synth": 0.5}
+    assert emotion_encoder.by_source(correct, emotion_encoder.source_names(np.zeros(4, int), ("s0",))) == {}

@@ -131,11 +131,11 @@ def _logits(encoder, audio, num_samples, *, deterministic=True, rngs=None):
     return logits
 
 
-def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int = 16000) -> float:
-    """Whole-clip accuracy, batches padded to a multiple of `bucket` samples."""
+def correct_clips(graphdef, params, clips, targets, batch_size: int = 16, bucket: int = 16000) -> np.ndarray:
+    """[N] bool: whether each whole clip is classified right (batches padded to a multiple of `bucket` samples)."""
     predict = jax.jit(lambda p, a, n: jnp.argmax(_logits(nnx.merge(graphdef, nnx.State(p)), a, n), axis=-1))
     order = np.argsort([len(c) for c in clips])
-    correct = 0
+    correct = np.zeros(len(clips), bool)
     for begin in range(0, len(order), batch_size):
         rows = order[begin : begin + batch_size]
         width = -(-max(len(clips[r]) for r in rows) // bucket) * bucket
@@ -144,8 +144,25 @@ def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int
         for i, r in enumerate(rows):
             audio[i, : len(clips[r])], lengths[i] = clips[r], len(clips[r])
         predicted = np.asarray(predict(params, jnp.asarray(audio), jnp.asarray(lengths)))[: len(rows)]
-        correct += int(np.sum(predicted == targets[rows]))
-    return correct / len(clips)
+        correct[rows] = predicted == targets[rows]
+    return correct
+
+
+def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int = 16000) -> float:
+    """Whole-clip accuracy."""
+    return float(correct_clips(graphdef, params, clips, targets, batch_size, bucket).mean())
+
+
+def source_names(speakers: np.ndarray, speaker_names) -> np.ndarray:
+    """Each clip's source build: the part of its speaker's name before "/" in a merged build
+    (`voiceemo_synth/kal` -> voiceemo_synth, `voiceemo_speech/ravdess_17` -> voiceemo_speech), else ""."""
+    return np.asarray([speaker_names[s].split("/")[0] if "/" in speaker_names[s] else "" for s in speakers])
+
+
+def by_source(correct: np.ndarray, sources: np.ndarray) -> dict[str, float]:
+    """Accuracy of each source of a merged build ({} for a build of one source)."""
+    names = sorted(set(sources.tolist()) - {""})
+    return {name: float(correct[sources == name].mean()) for name in names} if len(names) > 1 else {}
 
 
 def pretrain(config, data_dir, out, *, log=print) -> dict:
@@ -172,7 +189,8 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     labels = model_config.emotion_labels
     trim = bool(config.data.get("trim_silence", False))
     train_clips, train_targets, train_speakers = read_split(data_dir, config.data.train_split, labels, trim=trim)
-    val_clips, val_targets, _ = read_split(data_dir, config.data.eval_split, labels)
+    val_clips, val_targets, val_speakers = read_split(data_dir, config.data.eval_split, labels)
+    val_sources = source_names(val_speakers, metadata.speakers)
     log(f"emotion_encoder: {len(train_clips)} training clips, {len(val_clips)} validation clips")
 
     graphdef, params = nnx.split(model.emotion_encoder, nnx.Param)
@@ -211,7 +229,7 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
         from data_pipelines.loading import augmentation
 
         augment_options = augmentation.options_from_config(config)
-    best = (-1.0, 0, params)
+    best = (-1.0, 0, params, {})
     history, losses, started = [], [], time.perf_counter()
     for i in range(1, steps + 1):
         rows = rng.choice(len(train_clips), batch_size, p=probabilities)
@@ -224,13 +242,16 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
         )  # fmt: skip
         losses.append(float(loss))
         if i % train.eval_every == 0 or i == steps:
-            val = accuracy(graphdef, params, val_clips, val_targets)
-            history.append({"step": i, "loss": float(np.mean(losses)), "validation_accuracy": val})
-            log(f"emotion_encoder: step {i}/{steps}  loss {np.mean(losses):.3f}  validation accuracy {val:.1%}  "
-                f"({time.perf_counter() - started:.0f} s)")  # fmt: skip
+            correct = correct_clips(graphdef, params, val_clips, val_targets)
+            val, sources = float(correct.mean()), by_source(correct, val_sources)
+            history.append({"step": i, "loss": float(np.mean(losses)), "validation_accuracy": val,
+                            "validation_by_source": sources})  # fmt: skip
+            detail = f" ({', '.join(f'{k} {v:.1%}' for k, v in sources.items())})" if sources else ""
+            log(f"emotion_encoder: step {i}/{steps}  loss {np.mean(losses):.3f}  validation accuracy {val:.1%}"
+                f"{detail}  ({time.perf_counter() - started:.0f} s)")  # fmt: skip
             losses = []
             if val > best[0]:
-                best = (val, i, params)
+                best = (val, i, params, sources)
     nnx.update(model.emotion_encoder, nnx.State(best[2]))
     train_acc = accuracy(graphdef, best[2], train_clips, train_targets)
     source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "init_from": str(config.get("init_from", "")),
@@ -240,8 +261,8 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
               "balance_emotions": bool(config.data.get("balance_emotions", False)),
               "balance_speakers": bool(config.data.get("balance_speakers", False))}  # fmt: skip
     checkpoint_io.save_model(model, out, source=source, overwrite=False)
-    return {"best_step": best[1], "validation_accuracy": best[0], "train_accuracy": train_acc, "history": history,
-            "seconds": time.perf_counter() - started}  # fmt: skip
+    return {"best_step": best[1], "validation_accuracy": best[0], "validation_by_source": best[3],
+            "train_accuracy": train_acc, "history": history, "seconds": time.perf_counter() - started}  # fmt: skip
 
 
 def train_and_evaluate(config, workdir: str | Path) -> dict:
@@ -263,6 +284,8 @@ def train_and_evaluate(config, workdir: str | Path) -> dict:
     if not config.data.dir:
         raise UserError("config.data.dir is empty: pass --config.data.dir=DIR (a `voiceemo data build` output)")
     report = pretrain(config, config.data.dir, out)
-    print(f"emotion_encoder: best validation accuracy {report['validation_accuracy']:.1%} at step "
-          f"{report['best_step']} (train {report['train_accuracy']:.1%}); wrote {out}")  # fmt: skip
+    sources = ", ".join(f"{k} {v:.1%}" for k, v in report["validation_by_source"].items())
+    print(f"emotion_encoder: best validation accuracy {report['validation_accuracy']:.1%}"
+          f"{f' ({sources})' if sources else ''} at step {report['best_step']} "
+          f"(train {report['train_accuracy']:.1%}); wrote {out}")  # fmt: skip
     return report
