@@ -67,6 +67,8 @@ def test_textgrid_phones_are_read_and_normalised(phones, tmp_path):
     assert [(p.name, p.start, p.end) for p in phones] == [
         ("", 0.0, 0.1), ("m", 0.1, 0.3), ("aa", 0.3, 0.5), ("m", 0.5, 0.7), ("ah", 0.7, 0.9)
     ]  # fmt: skip
+    schwa = lip_sync.read_textgrid_phones(tmp_path / "mama.TextGrid", schwa=True)  # AH0 is ARPAbet's schwa
+    assert [p.name for p in schwa] == ["", "m", "aa", "m", "ax"]
     with pytest.raises(ValueError, match="no interval tier named 'syllables'"):
         lip_sync.read_textgrid_phones(tmp_path / "mama.TextGrid", tier="syllables")
 

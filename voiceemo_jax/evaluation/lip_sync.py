@@ -74,9 +74,11 @@ def normalise_phone(name: str) -> str:
     return "" if name in SILENCES else name
 
 
-def read_textgrid_phones(path: str | Path, tier: str = "phones") -> list[PhoneInterval]:
+def read_textgrid_phones(path: str | Path, tier: str = "phones", *, schwa: bool = False) -> list[PhoneInterval]:
     """The intervals of one IntervalTier of a Praat TextGrid (long text format, as MFA writes it).
 
+    schwa: read unstressed AH0 as "ax", ARPAbet's schwa (CMUdict and MFA write the reduced vowel
+    as AH0; by default it is "ah", an open vowel, like stressed AH1).
     Raises ValueError when the tier is missing or malformed.
     """
     text = Path(path).read_text(encoding="utf-8")
@@ -90,7 +92,9 @@ def read_textgrid_phones(path: str | Path, tier: str = "phones") -> list[PhoneIn
         )
         if not intervals:
             raise ValueError(f"{path}: tier {tier!r} has no intervals")
-        return [PhoneInterval(normalise_phone(t.replace('""', '"')), float(a), float(b)) for a, b, t in intervals]
+        names = [t.replace('""', '"') for _, _, t in intervals]
+        names = ["ax" if schwa and n.strip().upper() == "AH0" else normalise_phone(n) for n in names]
+        return [PhoneInterval(n, float(a), float(b)) for n, (a, b, _) in zip(names, intervals)]
     raise ValueError(f"{path}: no interval tier named {tier!r}")
 
 
