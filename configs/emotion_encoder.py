@@ -13,7 +13,10 @@ frozen (configs/demo.py). Where the model's config sets them (configs/real_speec
 crops come from between each clip's first and last sound (`data.trim_silence`), every emotion
 gets the same share of them (`data.balance_emotions`), and they are augmented (`data.augment`).
 Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed
-perturbation among the augmentations; default the augmentation's own).
+perturbation among the augmentations; default the augmentation's own). Overrides worth knowing:
+`--config.init_from=MODEL` fine-tunes that model's emotion encoder (its other parts carried over),
+`--config.data.balance_speakers=True` gives every speaker the same share of an emotion's crops,
+`--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too).
 """
 
 import importlib
