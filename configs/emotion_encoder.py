@@ -13,7 +13,8 @@ frozen (configs/demo.py). Where the model's config sets them (configs/real_speec
 crops come from between each clip's first and last sound (`data.trim_silence`), every emotion
 gets the same share of them (`data.balance_emotions`), and they are augmented (`data.augment`).
 Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed
-perturbation among the augmentations; default the augmentation's own). Overrides worth knowing:
+perturbation among the augmentations; default the augmentation's own), `speed_range=LO:HI`
+(the speed factors it draws from; default 0.9:1.1). Overrides worth knowing:
 `--config.init_from=MODEL` fine-tunes that model's emotion encoder (its other parts carried over),
 `--config.data.balance_speakers=True` gives every speaker the same share of an emotion's crops,
 `--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too).
@@ -44,8 +45,14 @@ def get_config(arg: str | None = None):
     config.data.trim_silence = bool(config.data.get("trim_silence", False))
     config.data.balance_emotions = bool(config.data.get("balance_emotions", False))
     config.data.balance_speakers = bool(config.data.get("balance_speakers", False))  # within each emotion
+    augment_options = {}
     if "augment_speed" in options:  # probability of speed perturbation when the config augments
-        config.data.augment_options = {"speed_probability": float(options["augment_speed"])}
+        augment_options["speed_probability"] = float(options["augment_speed"])
+    if "speed_range" in options:  # LO:HI, the speed factors drawn from (e.g. 0.8:1.25: wider voices)
+        low, _, high = options["speed_range"].partition(":")
+        augment_options["speed_factor"] = (float(low), float(high))
+    if augment_options:
+        config.data.augment_options = augment_options
     config.train.per_process_batch_size = 16
     config.train.num_steps = int(options.get("steps", 3500))
     config.train.learning_rate = 1e-3

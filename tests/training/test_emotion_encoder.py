@@ -76,6 +76,8 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     real = load_config("configs/emotion_encoder.py:real_speech,augment_speed=0")
     assert real.data.trim_silence and real.data.balance_emotions and real.data.augment
     assert real.data.augment_options.speed_probability == 0.0 and real.init_from == ""
+    wide = load_config("configs/emotion_encoder.py:real_speech,speed_range=0.8:1.25").data.augment_options
+    assert tuple(wide.speed_factor) == (0.8, 1.25) and "speed_probability" not in wide
     main_stage = load_config("configs/real_speech.py")
     assert main_stage.init_from == f"runs/real_speech/{emotion_encoder.OUTPUT_FOLDER}" and main_stage.data.self_pairs
     with pytest.raises(Exception, match="not a model config"):
