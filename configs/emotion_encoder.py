@@ -49,8 +49,12 @@ def get_config(arg: str | None = None):
     if "augment_speed" in options:  # probability of speed perturbation when the config augments
         augment_options["speed_probability"] = float(options["augment_speed"])
     if "speed_range" in options:  # LO:HI, the speed factors drawn from (e.g. 0.8:1.25: wider voices)
-        low, _, high = options["speed_range"].partition(":")
-        augment_options["speed_factor"] = (float(low), float(high))
+        try:
+            low, high = (float(v) for v in options["speed_range"].split(":"))
+        except ValueError:
+            got = options["speed_range"]
+            raise ValueError(f"configs/emotion_encoder.py: speed_range must be LO:HI, got {got!r}") from None
+        augment_options["speed_factor"] = (low, high)
     if augment_options:
         config.data.augment_options = augment_options
     config.train.per_process_batch_size = 16

@@ -20,8 +20,9 @@ With `config.init_from` (a model folder) the stage fine-tunes that model's emoti
 instead of training one from scratch, and every other part of the model comes along unchanged.
 
 Output: WORKDIR/emotion_encoder, a model checkpoint (`voiceemo predict` reads it; everything
-but the emotion encoder is init_from's, or else the fresh initialisation of `config.train.seed`) that the main
-training starts from with `init_from`, keeping the emotion encoder frozen (`configs/demo.py`).
+but the emotion encoder is init_from's, or else the fresh initialisation of `config.train.seed`)
+that the main training starts from with `init_from`, keeping the emotion encoder frozen
+(`configs/demo.py`).
 The hyper-parameters are configs/emotion_encoder.py's; `trainer.train_and_evaluate` hands
 configs with `task = "emotion_encoder"` to `train_and_evaluate` here.
 """
