@@ -68,11 +68,22 @@ def plan_sources(metadatas: list[schema.DatasetMetadata]) -> tuple[list[Source],
             person_offset=len(speakers),
             content_offset=content_offset,
         ))  # fmt: skip
-        speakers += [f"{m.dataset}/{s}" for s in m.speakers]
+        speakers += [merged_name(m.dataset, s) for s in m.speakers]
         sentences.update({content_offset + k: v for k, v in m.sentences.items()})
         content_offset += max(m.sentences, default=-1) + 1
     vocab = {"emotions": tuple(emotions), "levels": tuple(levels), "speakers": tuple(speakers), "sentences": sentences}
     return sources, vocab
+
+
+def merged_name(dataset: str, name: str) -> str:
+    """A speaker or clip id of a merged build: `<dataset>/<name>`."""
+    return f"{dataset}/{name}"
+
+
+def source_dataset(name: str) -> str:
+    """The build a merged build's speaker or clip id came from (`merged_name`); "" for an unmerged one."""
+    dataset, separator, _ = name.partition("/")
+    return dataset if separator else ""
 
 
 def read_records(builder_dir: Path, split: str) -> Iterator[dict[str, Any]]:
@@ -96,7 +107,7 @@ def remap(record: dict[str, Any], source: Source) -> dict[str, Any]:
         "level": int(source.level_map[int(record["level"])]),
         "person": int(source.person_offset + int(record["person"])),
         "content": np.int32(source.content_offset + int(record["content"])),
-        "clip_id": f"{source.metadata.dataset}/{clip_id}",
+        "clip_id": merged_name(source.metadata.dataset, clip_id),
         "dataset": dataset,
     }
 

@@ -155,9 +155,11 @@ def accuracy(graphdef, params, clips, targets, batch_size: int = 16, bucket: int
 
 
 def source_names(speakers: np.ndarray, speaker_names) -> np.ndarray:
-    """Each clip's source build: the part of its speaker's name before "/" in a merged build
-    (`voiceemo_synth/kal` -> voiceemo_synth, `voiceemo_speech/ravdess_17` -> voiceemo_speech), else ""."""
-    return np.asarray([speaker_names[s].split("/")[0] if "/" in speaker_names[s] else "" for s in speakers])
+    """Each clip's source build in a merged build (`voiceemo_synth/kal` -> voiceemo_synth,
+    `voiceemo_speech/ravdess_17` -> voiceemo_speech; `merge.source_dataset`), else ""."""
+    from data_pipelines.records.merge import source_dataset
+
+    return np.asarray([source_dataset(speaker_names[s]) for s in speakers])
 
 
 def by_source(correct: np.ndarray, sources: np.ndarray) -> dict[str, float]:
