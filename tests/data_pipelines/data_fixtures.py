@@ -8,6 +8,7 @@ which target a record received): channel 0 = emotion id, 1 = level id, 2 = sente
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -20,6 +21,12 @@ import soundfile
 from voiceemo_jax.timebase import frames_for
 
 TARGET_DIM = 52
+
+
+def read_tsv(path) -> list[dict]:
+    """The rows of an index.tsv (tab-separated, header row) as dicts."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def tone(seconds: float, rate: int, frequency: float) -> np.ndarray:

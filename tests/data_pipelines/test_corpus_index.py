@@ -5,19 +5,14 @@ real-speech folder is present, the generated rows must equal its hand-made index
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from data_pipelines.sources import corpus_index
+from tests.data_pipelines.data_fixtures import read_tsv
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "real_speech"
-
-
-def read_tsv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def touch(root: Path, *names: str) -> None:

@@ -5,11 +5,11 @@ Fixtures are index.tsv files only: the module never reads the audio."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from data_pipelines.sources import real_speech_training
 from data_pipelines.sources.corpus_index import write_tsv
+from tests.data_pipelines.data_fixtures import read_tsv
 from voiceemo_jax.evaluation import held_out_speech as held
 
 COLUMNS = ("file", "speaker", "text", "emotion", "intensity")
@@ -44,11 +44,6 @@ def real_folder(root: Path) -> Path:
         (root / corpus).mkdir(parents=True)
         write_tsv(root / corpus / "index.tsv", rows, COLUMNS)
     return root
-
-
-def read_tsv(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def test_training_index_leaves_out_every_benchmark_recording(tmp_path, capsys):
