@@ -92,12 +92,17 @@ def lip_sync_set(predictor, clips: list[tuple[np.ndarray, list[lip_sync.PhoneInt
     return scores.summary()
 
 
-def ljspeech_clips(root: Path, limit: int | None, *, schwa: bool = False) -> list:
-    """(audio, TextGrid phones) of the LJSpeech clips; `schwa`: unstressed AH0 read as schwa (ax)."""
-    recordings = held.read_index(root / "ljspeech")[:limit]
+def ljspeech_phones(root: Path, limit: int | None, *, schwa: bool = False) -> list[list[lip_sync.PhoneInterval]]:
+    """The TextGrid phones of the LJSpeech clips; `schwa`: unstressed AH0 read as schwa (ax)."""
     grids = root / "ljspeech" / "TextGrid"
-    return [(load(r.path), lip_sync.read_textgrid_phones(grids / (r.path.stem + ".TextGrid"), schwa=schwa))
-            for r in recordings]  # fmt: skip
+    recordings = held.read_index(root / "ljspeech")[:limit]
+    return [lip_sync.read_textgrid_phones(grids / (r.path.stem + ".TextGrid"), schwa=schwa) for r in recordings]
+
+
+def ljspeech_clips(root: Path, limit: int | None) -> list:
+    """(audio, TextGrid phones) of the LJSpeech clips."""
+    recordings = held.read_index(root / "ljspeech")[:limit]
+    return list(zip((load(r.path) for r in recordings), ljspeech_phones(root, limit)))
 
 
 def arctic_clips(root: Path, speakers: list[str], limit: int | None) -> tuple[list, list[str]]:
@@ -212,9 +217,10 @@ def main(argv=None) -> int:
     predictions = predict_all(predictor, [a for a, _ in clips])
     results["lip_sync"]["LJSpeech (TextGrid phones)"] = lip_sync_set(predictor, clips, predictions)
     # A diagnostic, not the issue's measure: the reduced vowel (AH0) is no open vowel (OPEN_VOWELS's "ah").
-    results["lip_sync"]["LJSpeech, AH0 as schwa"] = lip_sync_set(
-        predictor, ljspeech_clips(args.data, args.max_clips, schwa=True), predictions
-    )
+    schwa_clips = [
+        (audio, phones) for (audio, _), phones in zip(clips, ljspeech_phones(args.data, args.max_clips, schwa=True))
+    ]
+    results["lip_sync"]["LJSpeech, AH0 as schwa"] = lip_sync_set(predictor, schwa_clips, predictions)
     print("lip sync: LJSpeech done", file=sys.stderr)
     for speaker in args.arctic_speakers:  # one set each: slt's voice is also one of festival's
         clips, failed = arctic_clips(args.data, [speaker], args.max_clips)
