@@ -22,6 +22,9 @@ def base_config() -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.model.size = "tiny"  # presets: tiny | demo | release
     config.model.emotion_size = ""  # the emotion encoder's wav2vec2 size when not model.size (e.g. small)
+    # The emotion encoder: "wav2vec2" (the release's) | "logmel_cnn" (a log-mel CNN, for training
+    # from scratch on little data: models/logmel_cnn.py)
+    config.model.emotion_frontend = "wav2vec2"
     config.model.variant = "layer"  # wav2vec2: "layer" (large/XLSR) | "group" (base)
     config.model.num_persons = 24  # at least this many; more if the dataset has more speakers
     config.model.num_levels = 2

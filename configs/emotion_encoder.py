@@ -17,7 +17,9 @@ perturbation among the augmentations; default the augmentation's own), `speed_ra
 (the speed factors it draws from; default 0.9:1.1). Overrides worth knowing:
 `--config.init_from=MODEL` fine-tunes that model's emotion encoder (its other parts carried over),
 `--config.data.balance_speakers=True` gives every speaker the same share of an emotion's crops,
-`--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too).
+`--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too),
+`--config.model.emotion_frontend=logmel_cnn` a log-mel CNN emotion encoder in place of the wav2vec2
+(voiceemo_jax/models/logmel_cnn.py; pass it to the main stage too).
 """
 
 import importlib

@@ -66,3 +66,14 @@ def test_emotion_encoder_can_have_a_size_of_its_own(tmp_path):
     assert restored.config.emotion.hidden_size == 96 and restored.config.content.hidden_size == 32
     before, after = (jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(m, nnx.Param))) for m in (model, restored))
     jax.tree.map(np.testing.assert_array_equal, after, before)
+
+
+def test_emotion_frontend_selects_the_log_mel_cnn():
+    from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig
+
+    config = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_frontend=logmel_cnn"])
+    assert build_model_config(config, _metadata()).emotion_cnn == LogMelCNNConfig()
+    assert build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()).emotion_cnn is None
+    bad = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_frontend=mfcc"])
+    with pytest.raises(ValueError, match="emotion_frontend"):
+        build_model_config(bad, _metadata())

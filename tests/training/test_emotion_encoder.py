@@ -130,3 +130,32 @@ def test_validation_accuracy_is_reported_per_source_of_a_merged_build():
     correct = np.array([True, False, True, True])
     assert emotion_encoder.by_source(correct, sources) == {"voiceemo_speech": 1.0, "voiceemo_synth": 0.5}
     assert emotion_encoder.by_source(correct, emotion_encoder.source_names(np.zeros(4, int), ("s0",))) == {}
+
+
+def test_both_stages_train_a_log_mel_emotion_encoder(fixture_build, param_leaves, tmp_path, capsys):
+    """model.emotion_frontend=logmel_cnn through the emotion stage and the main stage (which starts
+    from it with the emotion encoder frozen): the encoder learns in the first, stays as it is in the
+    second, and the final model loads and predicts."""
+    import jax.numpy as jnp
+
+    data = ["--config.data.fixture=false", f"--config.data.dir={fixture_build}"]
+    data += ["--config.model.emotion_frontend=logmel_cnn"]
+    stage = tmp_path / "run"
+    argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(stage), *data]
+    assert main(argv + ["--config.train.num_steps=20", "--config.train.eval_every=10"]) == 0
+    encoder, _ = checkpoint_io.load_model(stage / "emotion_encoder")
+    assert encoder.config.emotion_cnn is not None
+    trained = param_leaves(encoder)
+    assert any(k.startswith("['emotion_encoder']['cnn']") for k in trained)
+
+    main_args = ["train", "--config", "configs/tiny.py", "--workdir", str(tmp_path / "main"), *data]
+    main_args += ["--config.train.num_steps=3", f"--config.init_from={stage / 'emotion_encoder'}"]
+    main_args += ["--config.model.freeze_emotion_encoder=true", "--config.train.eval_every=3"]
+    assert main(main_args) == 0, capsys.readouterr().err
+    final, _ = checkpoint_io.load_model(tmp_path / "main" / "model")
+    after = param_leaves(final)
+    frozen = [k for k in trained if k.startswith("['emotion_encoder']")]
+    assert all(np.array_equal(trained[k], after[k]) for k in frozen)
+    assert any(not np.array_equal(trained[k], after[k]) for k in after if k.startswith("['morph_synthesizer']"))
+    out = final(jnp.zeros((1, 16000)), jnp.asarray([16000]), jnp.zeros(1, int), jnp.zeros(1, int))
+    assert out["outputs"].shape[:2] == (1, 30) and np.all(np.isfinite(np.asarray(out["outputs"])))

@@ -21,6 +21,7 @@ from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.encoders import ContentEncoder, EmotionEncoder
+from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelEmotionEncoder
 from voiceemo_jax.models.morph_synthesizer import MorphSynthesizer, MorphSynthesizerConfig
 from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
 
@@ -30,6 +31,9 @@ class VoiceEmoConfig:
     content: Wav2Vec2Config
     emotion: Wav2Vec2Config
     synthesizer: MorphSynthesizerConfig = MorphSynthesizerConfig()
+    # Set: the emotion encoder is a log-mel CNN (models/logmel_cnn.py) and `emotion` gives only its
+    # hidden size, labels, pooling and head; None: the emotion wav2vec2 `emotion` describes.
+    emotion_cnn: LogMelCNNConfig | None = None
     sample_rate_hz: int = sequence_ops.SAMPLE_RATE_HZ
     fps: int = sequence_ops.FPS
 
@@ -41,7 +45,9 @@ class VoiceEmoConfig:
     def min_samples(self) -> int:
         """Shortest audio both encoders can use: the content CNN must emit one frame and the
         emotion encoder's internal int(T50 * 3 / 5) length must be >= 1, i.e. T50 >= 2
-        (720 samples = 45 ms for the standard CNN)."""
+        (720 samples = 45 ms for the standard CNN). A log-mel emotion CNN takes any length."""
+        if self.emotion_cnn is not None:
+            return self.content.receptive_field
         stride = int(np.prod(self.emotion.conv_stride))
         emotion_cnn_frames = 1
         while sequence_ops.emotion_mid_length(emotion_cnn_frames) < 1:
@@ -54,6 +60,7 @@ class VoiceEmoConfig:
             "content": self.content.to_dict(),
             "emotion": self.emotion.to_dict(),
             "synthesizer": self.synthesizer.to_dict(),
+            "emotion_cnn": None if self.emotion_cnn is None else self.emotion_cnn.to_dict(),
             "sample_rate_hz": self.sample_rate_hz,
             "fps": self.fps,
         }
@@ -64,6 +71,7 @@ class VoiceEmoConfig:
             content=Wav2Vec2Config.from_dict(values["content"]),
             emotion=Wav2Vec2Config.from_dict(values["emotion"]),
             synthesizer=MorphSynthesizerConfig(**values["synthesizer"]),
+            emotion_cnn=None if values.get("emotion_cnn") is None else LogMelCNNConfig.from_dict(values["emotion_cnn"]),
             sample_rate_hz=values.get("sample_rate_hz", sequence_ops.SAMPLE_RATE_HZ),
             fps=values.get("fps", sequence_ops.FPS),
         )
@@ -84,7 +92,10 @@ class VoiceEmo(nnx.Module):
         self.config = config
         kw = dict(freeze_feature_encoder=freeze_feature_encoder, dtype=dtype, remat=remat, rngs=rngs)
         self.content_encoder = ContentEncoder(config.content, **kw)
-        self.emotion_encoder = EmotionEncoder(config.emotion, **kw)
+        if config.emotion_cnn is None:
+            self.emotion_encoder = EmotionEncoder(config.emotion, **kw)
+        else:
+            self.emotion_encoder = LogMelEmotionEncoder(config.emotion_cnn, config.emotion, dtype=dtype, rngs=rngs)
         self.morph_synthesizer = MorphSynthesizer(
             config.synthesizer, config.content.hidden_size, config.emotion.hidden_size, dtype=dtype, rngs=rngs
         )

@@ -27,6 +27,7 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
         num_persons=num_persons,
         num_levels=num_levels,
         emotion_size=str(m.get("emotion_size", "")) or None,
+        emotion_frontend=str(m.get("emotion_frontend", "wav2vec2")),
     )
 
 

@@ -1,0 +1,133 @@
+"""The log-mel CNN emotion encoder (model.emotion_frontend=logmel_cnn): its spectrogram is
+librosa's, a clip's features do not depend on how far it is padded, SpecAugment acts only while
+training, and a model with it saves, reloads and trains through the emotion stage's interface."""
+
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+import pytest
+from flax import nnx
+
+from voiceemo_jax.models import presets
+from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelEmotionEncoder, log_mel, spec_augment
+from voiceemo_jax.models.voiceemo import VoiceEmo, VoiceEmoConfig
+
+
+def _noise(seconds: float, seed: int = 0) -> np.ndarray:
+    t = np.arange(round(seconds * 16000)) / 16000
+    rng = np.random.default_rng(seed)
+    return (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_log_mel_is_librosas_normalised_per_clip():
+    config = LogMelCNNConfig()
+    audio = np.zeros((2, 24000), np.float32)
+    audio[0], audio[1, :15000] = _noise(1.5, 0), _noise(15000 / 16000, 1)
+    mel, lengths, span = log_mel(jnp.asarray(audio), jnp.asarray([24000, 15000]), config)
+    for i, n in enumerate((24000, 15000)):
+        ref = librosa.feature.melspectrogram(
+            y=audio[i, :n], sr=16000, n_fft=400, hop_length=160, n_mels=64, fmin=50, fmax=8000
+        )
+        ref = np.log(ref + 1e-6).T
+        ref = (ref - ref.mean()) / (ref.std() + 1e-3)
+        assert int(lengths[i]) == ref.shape[0]
+        np.testing.assert_allclose(np.asarray(mel[i, : ref.shape[0]]), ref, atol=2e-5)
+    assert np.all(np.asarray(mel[1, int(lengths[1]) :]) == 0)
+    np.testing.assert_array_equal(np.asarray(span), [[0, 151], [0, 94]])  # no silence: every frame
+    # Loudness does not matter.
+    louder, _, _ = log_mel(jnp.asarray(audio * 8), jnp.asarray([24000, 15000]), config)
+    np.testing.assert_allclose(np.asarray(louder), np.asarray(mel), atol=2e-2)  # but for the 1e-6 floor
+
+
+def test_leading_and_trailing_silence_count_neither_in_normalisation_nor_in_emotion():
+    config = LogMelCNNConfig()
+    sound = _noise(3.0)
+    quiet = 1e-4 * np.random.default_rng(5).standard_normal(16000).astype(np.float32)  # a room at -80 dB
+    padded = np.concatenate([quiet[:8000], sound, quiet, quiet])  # 0.5 s before, 2 s after
+    mel, lengths, span = log_mel(jnp.asarray(padded[None]), jnp.asarray([padded.size]), config)
+    first, end = (int(v) for v in span[0])
+    assert abs(first - 50) <= 3 and abs(end - 350) <= 3  # 100 spectrogram frames per second
+    alone, _, _ = log_mel(jnp.asarray(sound[None]), jnp.asarray([sound.size]), config)
+    # Away from the edges, the sound is normalised as if the silence were not there.
+    np.testing.assert_allclose(np.asarray(mel[0, 60:340]), np.asarray(alone[0, 10:290]), atol=0.05)
+
+    model = _model()
+    with_silence = model(jnp.asarray(padded[None]), jnp.asarray([padded.size]), jnp.zeros(1, int), jnp.zeros(1, int))
+    without = model(jnp.asarray(sound[None]), jnp.asarray([sound.size]), jnp.zeros(1, int), jnp.zeros(1, int))
+    zeros = jnp.zeros((1, 16000))
+    silence_only = model(zeros, jnp.asarray([16000]), jnp.zeros(1, int), jnp.zeros(1, int))
+    assert np.all(np.isfinite(np.asarray(silence_only["emotion_logits"])))
+    near = np.abs(np.asarray(with_silence["emotion_logits"] - without["emotion_logits"])).max()
+    # The whole-clip mean pools the silence in: much further off than the speech span's pool.
+    mask = np.asarray(with_silence["num_frames"])[0]
+    hidden, _ = model.emotion_encoder(
+        jnp.asarray(padded[None]), jnp.asarray([padded.size]), jnp.asarray([mask]), int(mask)
+    )
+    whole = model.emotion_encoder.classifier(hidden.mean(axis=1))
+    assert near < 0.5 * np.abs(np.asarray(whole - without["emotion_logits"])).max()
+
+
+def _model(**kw) -> VoiceEmo:
+    return VoiceEmo(presets.model_config("tiny", emotion_frontend="logmel_cnn", **kw), rngs=nnx.Rngs(0))
+
+
+def test_features_do_not_depend_on_padding():
+    model = _model()
+    clip = _noise(0.7)
+    short = model(jnp.asarray(clip[None]), jnp.asarray([clip.size]), jnp.zeros(1, int), jnp.zeros(1, int))
+    padded = np.zeros((2, 40000), np.float32)
+    padded[0, : clip.size], padded[1] = clip, _noise(2.5, 3)
+    both = model(jnp.asarray(padded), jnp.asarray([clip.size, 40000]), jnp.zeros(2, int), jnp.zeros(2, int))
+    frames = int(short["num_frames"][0])
+    np.testing.assert_allclose(np.asarray(both["emotion_logits"][0]), np.asarray(short["emotion_logits"][0]), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(both["outputs"][0, :frames]), np.asarray(short["outputs"][0]), atol=1e-5)
+
+
+def test_very_short_audio_still_gives_features():
+    model = _model()
+    config = model.config
+    clip = _noise(config.min_samples / 16000)
+    out = model(jnp.asarray(clip[None]), jnp.asarray([clip.size]), jnp.zeros(1, int), jnp.zeros(1, int))
+    assert np.all(np.isfinite(np.asarray(out["emotion_logits"])))
+
+
+def test_spec_augment_masks_one_band_and_one_span_only_while_training():
+    config = LogMelCNNConfig()
+    mel = jnp.ones((4, 200, 64))
+    masked = np.asarray(spec_augment(mel, jnp.full(4, 150), config, jax.random.key(0)))
+    for item in masked:
+        zero_bins = np.flatnonzero((item == 0).all(axis=0))
+        zero_frames = np.flatnonzero((item == 0).all(axis=1))
+        assert zero_bins.size < config.max_mel_mask and zero_frames.size < config.max_time_mask
+        for run in (zero_bins, zero_frames):  # one contiguous run
+            assert run.size == 0 or run[-1] - run[0] == run.size - 1
+        assert zero_frames.size == 0 or zero_frames[-1] < 150
+    assert (masked == 0).any()
+
+    encoder = LogMelEmotionEncoder(config, presets.model_config("tiny").emotion, rngs=nnx.Rngs(0))
+    audio, n = jnp.asarray(_noise(1.0)[None]), jnp.asarray([16000])
+    a = encoder(audio, n, jnp.asarray([30]), 30)[1]
+    b = encoder(audio, n, jnp.asarray([30]), 30)[1]
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    c = encoder(audio, n, jnp.asarray([30]), 30, deterministic=False, rngs=nnx.Rngs(dropout=1))[1]
+    assert not np.allclose(np.asarray(a), np.asarray(c))
+
+
+def test_config_round_trips_and_rejects_bad_values(tmp_path):
+    from voiceemo_jax import checkpoint_io
+
+    config = presets.model_config("tiny", emotion_frontend="logmel_cnn")
+    assert config.emotion_cnn == LogMelCNNConfig()
+    assert VoiceEmoConfig.from_dict(config.to_dict()) == config
+    assert presets.model_config("tiny").emotion_cnn is None  # the release's wav2vec2 by default
+    model = VoiceEmo(config, rngs=nnx.Rngs(0))
+    checkpoint_io.save_model(model, tmp_path / "model")
+    restored, _ = checkpoint_io.load_model(tmp_path / "model")
+    assert restored.config == config
+    before, after = (jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(m, nnx.Param))) for m in (model, restored))
+    jax.tree.map(np.testing.assert_array_equal, after, before)
+    with pytest.raises(ValueError, match="emotion_frontend"):
+        presets.model_config("tiny", emotion_frontend="mfcc")
+    with pytest.raises(ValueError, match="channels"):
+        LogMelCNNConfig(channels=(8, 8))

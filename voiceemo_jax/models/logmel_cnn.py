@@ -1,0 +1,223 @@
+"""A log-mel CNN emotion encoder: the emotion branch for models trained from scratch on little data.
+
+The release's emotion encoder is a pre-trained wav2vec2. Trained from scratch on a few thousand
+real clips (the demo recipe), a small wav2vec2 learns the training voices and recognises 19-35% of
+unseen actors' emotions over 7 classes; a small CNN over a log-mel spectrogram, whose front end is
+fixed rather than learnt, generalises much better from the same data (BENCHMARKS.md, "Real
+speech"). It keeps the emotion encoder's contract, so everything downstream is unchanged:
+
+    audio [B, S] --log-mel (25 ms / 10 ms, per-clip normalised)--> [B, F, M]
+      --SpecAugment (training only)--> 4 x (conv 3x3, group norm, relu, max-pool 2x2)
+      --mean over mel bands, dense--> [B, F/16, H] --linear resample--> [B, T, H] at 30 fps
+      --pool over frames--> classification head --> logits [B, labels]
+
+H is the emotion config's hidden size and the head is the wav2vec2 encoder's (`ClassificationHead`),
+so the morph synthesizer, the windowed predictor's pooling and the training objectives see the same
+shapes as with a wav2vec2. The spectrogram is normalised by its own mean and deviation over the
+clip's valid frames (a clip's loudness does not matter), and padded frames are zero (the mean).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import librosa
+import numpy as np
+from flax import nnx
+
+from voiceemo_jax.models import sequence_ops
+from voiceemo_jax.models.encoders import ClassificationHead, pool_frames
+from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
+
+POOLS = 4  # 2x2 max-pools: the CNN's frame rate is the spectrogram's / 16
+
+
+@dataclasses.dataclass(frozen=True)
+class LogMelCNNConfig:
+    channels: tuple[int, ...] = (32, 64, 128, 128)
+    num_mels: int = 64
+    fft_size: int = 400  # 25 ms at 16 kHz
+    hop: int = 160  # 10 ms: 100 spectrogram frames per second
+    fmin_hz: float = 50.0
+    fmax_hz: float = 8000.0
+    groups: int = 8  # group norm groups per conv layer
+    # Frames quieter than this below a clip's loudest, before its first and after its last sound,
+    # are silence: they do not count in the clip's normalisation or its emotion.
+    trim_db: float = 35.0
+    # SpecAugment while training: one band of up to this many mel bins and one span of up to this
+    # many frames per clip are set to the mean (0).
+    max_mel_mask: int = 10
+    max_time_mask: int = 30
+
+    def __post_init__(self):
+        if len(self.channels) != POOLS:
+            raise ValueError(f"LogMelCNNConfig.channels needs {POOLS} conv widths, got {self.channels}")
+        if any(c % self.groups for c in self.channels):
+            raise ValueError(f"every conv width must divide into {self.groups} groups, got {self.channels}")
+        if self.num_mels < 2**POOLS:
+            raise ValueError(f"num_mels must be at least {2**POOLS}, got {self.num_mels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["channels"] = list(self.channels)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LogMelCNNConfig:
+        values = dict(values)
+        values["channels"] = tuple(values["channels"])
+        return cls(**values)
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_basis(num_mels: int, fft_size: int, fmin_hz: float, fmax_hz: float) -> np.ndarray:
+    """[fft_size // 2 + 1, num_mels] float32: librosa's (Slaney) mel filters, transposed."""
+    basis = librosa.filters.mel(
+        sr=sequence_ops.SAMPLE_RATE_HZ, n_fft=fft_size, n_mels=num_mels, fmin=fmin_hz, fmax=fmax_hz
+    )
+    return np.ascontiguousarray(basis.T, dtype=np.float32)
+
+
+def spectrogram_frames(num_samples, hop: int):
+    """Spectrogram frames of `num_samples` samples (centred frames, as librosa's center=True)."""
+    return 1 + num_samples // hop
+
+
+def log_mel(
+    audio: jax.Array, num_samples: jax.Array, config: LogMelCNNConfig
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """audio [B, S] float, zero past num_samples -> (normalised log-mel [B, F, M] float32, lengths [B],
+    speech span [B, 2]: the first and one past the last spectrogram frame of sound).
+
+    The power spectrogram of centred, zero-padded Hann frames (librosa's melspectrogram with
+    center=True) through the mel filters, log(x + 1e-6), then each clip shifted and scaled by the
+    mean and deviation of its speech span: the frames from its first to its last one within
+    `trim_db` of its loudest (leading and trailing silence do not count, as librosa's trim); frames
+    past a clip's length are 0.
+    """
+    audio = audio.astype(jnp.float32)
+    pad = config.fft_size // 2
+    padded = jnp.pad(audio, ((0, 0), (pad, pad)))
+    num_frames = spectrogram_frames(audio.shape[1], config.hop)
+    index = np.arange(num_frames)[:, None] * config.hop + np.arange(config.fft_size)[None, :]
+    window = np.hanning(config.fft_size + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa
+    power = jnp.abs(jnp.fft.rfft(padded[:, index] * window, axis=-1)) ** 2
+    mel = power @ _mel_basis(config.num_mels, config.fft_size, config.fmin_hz, config.fmax_hz)
+    lengths = jnp.minimum(spectrogram_frames(num_samples, config.hop), num_frames)
+    valid = sequence_ops.length_mask(lengths, num_frames)
+    span = speech_span(jnp.sum(mel, axis=-1), valid, config.trim_db)
+    mel = jnp.log(mel + 1e-6)
+    positions = jnp.arange(num_frames)[None, :]
+    speech = ((positions >= span[:, :1]) & (positions < span[:, 1:]))[..., None]
+    count = jnp.maximum(span[:, 1] - span[:, 0], 1)[:, None, None] * config.num_mels
+    mean = jnp.sum(jnp.where(speech, mel, 0.0), axis=(1, 2), keepdims=True) / count
+    var = jnp.sum(jnp.where(speech, (mel - mean) ** 2, 0.0), axis=(1, 2), keepdims=True) / count
+    return jnp.where(valid[..., None], (mel - mean) / (jnp.sqrt(var) + 1e-3), 0.0), lengths, span
+
+
+def speech_span(energy: jax.Array, valid: jax.Array, trim_db: float) -> jax.Array:
+    """energy [B, F] (power per frame), valid [B, F] bool -> [B, 2] int: the first and one past the
+    last valid frame within `trim_db` of the clip's loudest (all valid frames of a silent clip)."""
+    level = 10.0 * jnp.log10(jnp.maximum(energy, 1e-10))
+    loudest = jnp.max(jnp.where(valid, level, -jnp.inf), axis=1, keepdims=True)
+    sound = valid & (level >= loudest - trim_db)
+    positions = jnp.arange(energy.shape[1])[None, :]
+    first = jnp.min(jnp.where(sound, positions, energy.shape[1]), axis=1)
+    last = jnp.max(jnp.where(sound, positions, -1), axis=1)
+    lengths = jnp.sum(valid, axis=1)
+    found = last >= first
+    return jnp.stack([jnp.where(found, first, 0), jnp.where(found, last + 1, lengths)], axis=1)
+
+
+def spec_augment(mel: jax.Array, lengths: jax.Array, config: LogMelCNNConfig, key: jax.Array) -> jax.Array:
+    """One mel band (< max_mel_mask bins) and one time span (< max_time_mask frames) per clip set to 0."""
+    batch, frames, bins = mel.shape
+    k_width, k_start, k_span, k_begin = jax.random.split(key, 4)
+    width = jax.random.randint(k_width, (batch, 1), 0, config.max_mel_mask)
+    start = jax.random.randint(k_start, (batch, 1), 0, bins - width + 1)
+    band = (jnp.arange(bins)[None] >= start) & (jnp.arange(bins)[None] < start + width)
+    span = jax.random.randint(k_span, (batch, 1), 0, config.max_time_mask)
+    begin = jax.random.randint(k_begin, (batch, 1), 0, jnp.maximum(lengths[:, None] - span, 0) + 1)
+    spans = (jnp.arange(frames)[None] >= begin) & (jnp.arange(frames)[None] < begin + span)
+    return jnp.where(band[:, None, :] | spans[:, :, None], 0.0, mel)
+
+
+class LogMelCNN(nnx.Module):
+    """Normalised log-mel [B, F, M] -> [B, F / 16, H] features."""
+
+    def __init__(self, config: LogMelCNNConfig, hidden_size: int, *, dtype=None, rngs: nnx.Rngs):
+        widths = (1, *config.channels)
+        self.convs = nnx.List(
+            [nnx.Conv(widths[i], widths[i + 1], (3, 3), dtype=dtype, rngs=rngs) for i in range(POOLS)]
+        )
+        self.norms = nnx.List(
+            [nnx.GroupNorm(c, num_groups=config.groups, dtype=dtype, rngs=rngs) for c in config.channels]
+        )
+        self.projection = nnx.Linear(config.channels[-1], hidden_size, dtype=dtype, rngs=rngs)
+
+    def __call__(self, mel: jax.Array, lengths: jax.Array, span: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """mel [B, F, M] with F a multiple of 16, zero past `lengths` [B]; span [B, 2]: the speech
+        frames (`log_mel`) -> (features [B, F / 16, H], their lengths [B]).
+
+        Group norm statistics cover a clip's speech span only (silence around it changes nothing
+        inside it beyond the convolutions' reach) and activations past a clip's length are zeroed
+        after every layer, so a clip gives the same features however far it is padded.
+        """
+        x = mel[..., None]
+        for conv, norm in zip(self.convs, self.norms):
+            x = conv(x)
+            valid = sequence_ops.length_mask(lengths, x.shape[1])[:, :, None, None]
+            positions = jnp.arange(x.shape[1])[None, :, None, None]
+            speech = (positions >= span[:, 0, None, None, None]) & (positions < span[:, 1, None, None, None])
+            x = jnp.where(valid, nnx.relu(norm(x, mask=jnp.broadcast_to(speech & valid, x.shape))), 0.0)
+            x = nnx.max_pool(x, (2, 2), (2, 2))
+            lengths = -(-lengths // 2)
+            span = jnp.stack([span[:, 0] // 2, -(-span[:, 1] // 2)], axis=1)
+        return self.projection(jnp.mean(x, axis=2)), jnp.maximum(lengths, 1)
+
+
+class LogMelEmotionEncoder(nnx.Module):
+    """audio -> (emotion features [batch, frames, hidden] at 30 fps, logits [batch, labels]).
+
+    `head` (a Wav2Vec2Config) gives the hidden size, labels, pooling and the head's dropout.
+    """
+
+    def __init__(self, config: LogMelCNNConfig, head: Wav2Vec2Config, *, dtype=None, rngs: nnx.Rngs):
+        if head.num_labels < 1:
+            raise ValueError("the emotion encoder's config needs id2label (its emotion labels)")
+        self.config = config
+        self.cnn = LogMelCNN(config, head.hidden_size, dtype=dtype, rngs=rngs)
+        self.classifier = ClassificationHead(head, dtype=dtype, rngs=rngs)
+        self.pooling_mode = head.pooling_mode
+
+    def __call__(self, audio, num_samples, num_frames, max_frames: int, *, deterministic=True, rngs=None):
+        """audio: [batch, samples]; num_samples, num_frames: [batch] int.
+
+        -> (hidden [batch, max_frames, H] zero past num_frames, logits [batch, num_labels]).
+        """
+        mel, lengths, span = log_mel(audio, num_samples, self.config)
+        if not deterministic and rngs is not None:
+            mel = spec_augment(mel, lengths, self.config, rngs.dropout())
+        stride = 2**POOLS
+        padded = max(stride, -(-mel.shape[1] // stride) * stride)  # whole pooling windows, at least one
+        mel = jnp.pad(mel, ((0, 0), (0, padded - mel.shape[1]), (0, 0)))
+        features, feature_lengths = self.cnn(mel, lengths, span)
+        hidden = sequence_ops.linear_resample(features.astype(jnp.float32), feature_lengths, num_frames, max_frames)
+        mask = sequence_ops.length_mask(num_frames, max_frames)
+        hidden = jnp.where(mask[..., None], hidden, 0.0)
+        pooled = pool_frames(hidden, speech_frames(span, mask, self.config.hop), self.pooling_mode)
+        logits = self.classifier(pooled, deterministic=deterministic, rngs=rngs)
+        return hidden, logits
+
+
+def speech_frames(span: jax.Array, mask: jax.Array, hop: int) -> jax.Array:
+    """The output frames (30 fps, `mask` [B, T] their valid ones) whose time falls in the speech
+    span [B, 2] of spectrogram frames; a clip none of whose frames does keeps all of them."""
+    per_second = sequence_ops.SAMPLE_RATE_HZ / hop
+    position = jnp.arange(mask.shape[1])[None, :] * (per_second / sequence_ops.FPS)
+    inside = mask & (position >= span[:, :1] - 0.5) & (position < span[:, 1:] + 0.5)
+    return jnp.where(jnp.any(inside, axis=1, keepdims=True), inside, mask)
