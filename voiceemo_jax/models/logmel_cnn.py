@@ -1,10 +1,11 @@
 """A log-mel CNN emotion encoder: the emotion branch for models trained from scratch on little data.
 
 The release's emotion encoder is a pre-trained wav2vec2. Trained from scratch on a few thousand
-real clips (the demo recipe), a small wav2vec2 learns the training voices and recognises 19-35% of
-unseen actors' emotions over 7 classes; a small CNN over a log-mel spectrogram, whose front end is
-fixed rather than learnt, generalises much better from the same data (BENCHMARKS.md, "Real
-speech"). It keeps the emotion encoder's contract, so everything downstream is unchanged:
+real clips, a small wav2vec2 learns the training voices and reads few of an unseen speaker's
+emotions; a small CNN over a log-mel spectrogram, whose front end is fixed rather than learnt,
+generalises much better from the same data (`benchmarks/emotion_probe.py`; BENCHMARKS.md, "The
+emotion encoder alone on real speech"). It keeps the emotion encoder's contract, so everything
+downstream is unchanged:
 
     audio [B, S] --log-mel (25 ms / 10 ms, per-clip normalised)--> [B, F, M]
       --SpecAugment (training only)--> 4 x (conv 3x3, group norm, relu, max-pool 2x2)
@@ -14,7 +15,10 @@ speech"). It keeps the emotion encoder's contract, so everything downstream is u
 H is the emotion config's hidden size and the head is the wav2vec2 encoder's (`ClassificationHead`),
 so the morph synthesizer, the windowed predictor's pooling and the training objectives see the same
 shapes as with a wav2vec2. The spectrogram is normalised by its own mean and deviation over the
-clip's valid frames (a clip's loudness does not matter), and padded frames are zero (the mean).
+clip's speech span, from its first to its last sound (a clip's loudness and the silence around it
+do not matter), padded frames are zero, and the classifier pools the frames of the speech span.
+Long audio run in windows (`voiceemo predict`, `Streamer`) pools every window's frames instead,
+silence included, as it does for a wav2vec2 encoder.
 """
 
 from __future__ import annotations
