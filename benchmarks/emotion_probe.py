@@ -5,8 +5,8 @@
 REAL is the real-speech folder (`ravdess/` and `tess/`, each with `index.tsv`). The probe trains
 the demo-size model's emotion encoder (`--frontend`: "logmel_cnn", models/logmel_cnn.py, or
 "wav2vec2", the demo's) from scratch as a 7-class classifier on real speech only: RAVDESS actors
-01-16 and TESS's training words (calm trained as neutral), every (corpus, emotion) the same share of
-the crops, crops from between each clip's first and last sound. It reports whole-clip accuracy on
+01-16 and TESS's training words (calm trained as neutral), every emotion the same share of the crops
+and within it every corpus, crops from between each clip's first and last sound. It reports whole-clip accuracy on
 RAVDESS actors 17-18 (validation), the held-out actors 19-20 and the held-out TESS words
 (`voiceemo_jax/evaluation/held_out_speech.py`; calm left out of the tests), every `--eval-every`
 steps. No synthetic speech and no decoder: it measures the emotion encoder's architecture and
@@ -62,9 +62,9 @@ def probe(data: Path, *, frontend: str, steps: int, batch: int, crop_seconds: fl
     from tqdm import tqdm
 
     from voiceemo_jax.evaluation.held_out_speech import EMOTIONS
-    from voiceemo_jax.models import presets
+    from voiceemo_jax.models import presets, sequence_ops
     from voiceemo_jax.models.voiceemo import VoiceEmo
-    from voiceemo_jax.training.emotion_encoder import _logits, correct_clips, random_crops
+    from voiceemo_jax.training.emotion_encoder import _logits, correct_clips, random_crops, sampling_weights
 
     labels = tuple(EMOTIONS)
     sets = load_sets(data, labels)
@@ -87,13 +87,10 @@ def probe(data: Path, *, frontend: str, steps: int, batch: int, crop_seconds: fl
         return optax.apply_updates(params, updates), opt_state, loss
 
     clips, targets, groups = sets["train"]
-    weights = np.zeros(len(clips))
-    for key in {(g, t) for g, t in zip(groups, targets)}:
-        share = (groups == key[0]) & (targets == key[1])
-        weights[share] = 1.0 / share.sum()
-    weights /= weights.sum()
+    # Every emotion the same share of the crops, and within it every corpus.
+    weights = sampling_weights(targets, True, np.unique(groups, return_inverse=True)[1])
     rng, key = np.random.default_rng(seed), jax.random.key(seed)
-    crop = round(crop_seconds * 16000)
+    crop = round(crop_seconds * sequence_ops.SAMPLE_RATE_HZ)
     history, start = [], time.perf_counter()
     for i in tqdm(range(1, steps + 1), desc="probe", unit="step"):
         rows = rng.choice(len(clips), batch, p=weights)

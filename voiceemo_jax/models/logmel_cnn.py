@@ -115,8 +115,7 @@ def log_mel(
     valid = sequence_ops.length_mask(lengths, num_frames)
     span = speech_span(jnp.sum(mel, axis=-1), valid, config.trim_db)
     mel = jnp.log(mel + 1e-6)
-    positions = jnp.arange(num_frames)[None, :]
-    speech = ((positions >= span[:, :1]) & (positions < span[:, 1:]))[..., None]
+    speech = span_mask(span, num_frames)[..., None]
     count = jnp.maximum(span[:, 1] - span[:, 0], 1)[:, None, None] * config.num_mels
     mean = jnp.sum(jnp.where(speech, mel, 0.0), axis=(1, 2), keepdims=True) / count
     var = jnp.sum(jnp.where(speech, (mel - mean) ** 2, 0.0), axis=(1, 2), keepdims=True) / count
@@ -135,6 +134,12 @@ def speech_span(energy: jax.Array, valid: jax.Array, trim_db: float) -> jax.Arra
     lengths = jnp.sum(valid, axis=1)
     found = last >= first
     return jnp.stack([jnp.where(found, first, 0), jnp.where(found, last + 1, lengths)], axis=1)
+
+
+def span_mask(span: jax.Array, size: int) -> jax.Array:
+    """span [B, 2] (first, one past the last) -> [B, size] bool, True inside the span."""
+    positions = jnp.arange(size)[None, :]
+    return (positions >= span[:, :1]) & (positions < span[:, 1:])
 
 
 def spec_augment(mel: jax.Array, lengths: jax.Array, config: LogMelCNNConfig, key: jax.Array) -> jax.Array:
@@ -175,8 +180,7 @@ class LogMelCNN(nnx.Module):
         for conv, norm in zip(self.convs, self.norms):
             x = conv(x)
             valid = sequence_ops.length_mask(lengths, x.shape[1])[:, :, None, None]
-            positions = jnp.arange(x.shape[1])[None, :, None, None]
-            speech = (positions >= span[:, 0, None, None, None]) & (positions < span[:, 1, None, None, None])
+            speech = span_mask(span, x.shape[1])[:, :, None, None]
             x = jnp.where(valid, nnx.relu(norm(x, mask=jnp.broadcast_to(speech & valid, x.shape))), 0.0)
             x = nnx.max_pool(x, (2, 2), (2, 2))
             lengths = -(-lengths // 2)
@@ -210,9 +214,9 @@ class LogMelEmotionEncoder(nnx.Module):
         padded = max(stride, -(-mel.shape[1] // stride) * stride)  # whole pooling windows, at least one
         mel = jnp.pad(mel, ((0, 0), (0, padded - mel.shape[1]), (0, 0)))
         features, feature_lengths = self.cnn(mel, lengths, span)
+        # Zero past num_frames (linear_resample's own contract).
         hidden = sequence_ops.linear_resample(features.astype(jnp.float32), feature_lengths, num_frames, max_frames)
         mask = sequence_ops.length_mask(num_frames, max_frames)
-        hidden = jnp.where(mask[..., None], hidden, 0.0)
         pooled = pool_frames(hidden, speech_frames(span, mask, self.config.hop), self.pooling_mode)
         logits = self.classifier(pooled, deterministic=deterministic, rngs=rngs)
         return hidden, logits

@@ -15,8 +15,9 @@ from voiceemo_jax.models.morph_synthesizer import MorphSynthesizerConfig
 from voiceemo_jax.models.voiceemo import VoiceEmoConfig
 from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
 
-# Believed order of the release's emotion encoder labels; real conversions read config.json.
+# The emotion encoders model_config can build: the release's wav2vec2, or a log-mel CNN.
 EMOTION_FRONTENDS = ("wav2vec2", "logmel_cnn")
+# Believed order of the release's emotion encoder labels; real conversions read config.json.
 RELEASE_EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
 _CNN = {
