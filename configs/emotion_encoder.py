@@ -5,7 +5,8 @@ voiceemo train --config configs/emotion_encoder.py:tiny --workdir /tmp/enc   # t
 
 Trains the emotion encoder (wav2vec2 + classifier over its mean-pooled frames) of the model
 another config builds (the arg names it: `demo`, the default, or `tiny`, `synth`, ...) alone,
-as an emotion classifier on random 2 s crops of the training clips, and keeps the parameters
+as an emotion classifier on random crops of the training clips (2 s, 16 a step, 3500 steps at
+1e-3, unless the model's config sets `emotion_stage`: demo.py's are 1.6 s, 32, 3000, 2e-3), and keeps the parameters
 with the best whole-clip accuracy on the validation split. Writes WORKDIR/emotion_encoder: a
 model folder (every part but the emotion encoder is the fresh initialisation of
 `train.seed`) that the main training starts from with `init_from`, the emotion encoder
@@ -17,6 +18,8 @@ perturbation among the augmentations; default the augmentation's own), `speed_ra
 (the speed factors it draws from; default 0.9:1.1). Overrides worth knowing:
 `--config.init_from=MODEL` fine-tunes that model's emotion encoder (its other parts carried over),
 `--config.data.balance_speakers=True` gives every speaker the same share of an emotion's crops,
+`--config.data.balance_groups="voiceemo_synth/*,*/ravdess_*,*/tess_*"` every group of speakers
+(shell patterns over speaker names; here each corpus of a merged build) the same share,
 `--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too),
 `--config.model.emotion_frontend=logmel_cnn` a log-mel CNN emotion encoder in place of the wav2vec2
 (voiceemo_jax/models/logmel_cnn.py; pass it to the main stage too).
@@ -41,12 +44,15 @@ def get_config(arg: str | None = None):
     config.init_from = ""  # the stage starts from scratch: it is what the main training's init_from names
     config.model.freeze_emotion_encoder = False
 
-    config.data.crop_seconds = 2.0  # no crop shows a whole sentence: the encoder must read the voice
+    # The stage's own hyper-parameters; a model config may set them in `emotion_stage` (demo.py does).
+    stage = config.get("emotion_stage") or ml_collections.ConfigDict()
+    config.data.crop_seconds = float(stage.get("crop_seconds", 2.0))  # no crop shows a whole sentence
     # Crops from between a clip's first and last sound; every emotion the same share of the crops
     # (configs/real_speech.py sets both; off where the model's config does not).
     config.data.trim_silence = bool(config.data.get("trim_silence", False))
     config.data.balance_emotions = bool(config.data.get("balance_emotions", False))
     config.data.balance_speakers = bool(config.data.get("balance_speakers", False))  # within each emotion
+    config.data.balance_groups = str(config.data.get("balance_groups", ""))  # speaker-name patterns; see above
     augment_options = {}
     if "augment_speed" in options:  # probability of speed perturbation when the config augments
         augment_options["speed_probability"] = float(options["augment_speed"])
@@ -59,9 +65,9 @@ def get_config(arg: str | None = None):
         augment_options["speed_factor"] = (low, high)
     if augment_options:
         config.data.augment_options = augment_options
-    config.train.per_process_batch_size = 16
-    config.train.num_steps = int(options.get("steps", 3500))
-    config.train.learning_rate = 1e-3
+    config.train.per_process_batch_size = int(stage.get("batch_size", 16))
+    config.train.num_steps = int(options.get("steps", stage.get("num_steps", 3500)))
+    config.train.learning_rate = float(stage.get("learning_rate", 1e-3))
     config.train.warmup_steps = 200
     config.train.weight_decay = 0.01
     config.train.grad_clip_norm = 1.0

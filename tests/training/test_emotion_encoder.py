@@ -51,6 +51,20 @@ def test_speaker_balanced_sampling_gives_every_speaker_of_an_emotion_the_same_sh
     np.testing.assert_allclose([q[speakers == s].sum() for s in range(3)], 1 / 3)
 
 
+def test_speaker_groups_give_every_corpus_of_a_merged_build_the_same_share():
+    names = ("voiceemo_synth/kal", "voiceemo_synth/kal_high", "voiceemo_speech/ravdess_01",
+             "voiceemo_speech/ravdess_02", "voiceemo_speech/tess_OAF", "voiceemo_speech/lj")  # fmt: skip
+    speakers = np.array([0] * 50 + [1] * 50 + [2] * 5 + [3] * 5 + [4] * 40 + [5] * 10)
+    groups, unmatched = emotion_encoder.speaker_groups(speakers, names, "voiceemo_synth/*, */ravdess_*,*/tess_*")
+    assert unmatched == []
+    assert len(np.unique(groups)) == 4  # synth, RAVDESS, TESS, and the unmatched speaker alone
+    assert len(np.unique(groups[:100])) == 1 and len(np.unique(groups[100:110])) == 1
+    p = emotion_encoder.sampling_weights(np.zeros(len(speakers), np.int32), True, groups)
+    np.testing.assert_allclose([p[groups == g].sum() for g in np.unique(groups)], 1 / 4)
+    alone, unmatched = emotion_encoder.speaker_groups(speakers, names, "*/ravdes_*")  # a typo: reported
+    assert unmatched == ["*/ravdes_*"] and len(np.unique(alone)) == len(names)  # every speaker its own group
+
+
 def test_crop_augmentation_is_seeded_and_keeps_shapes():
     from data_pipelines.loading.augmentation import AugmentOptions
 
@@ -69,12 +83,19 @@ def test_crop_augmentation_is_seeded_and_keeps_shapes():
 
 def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_from():
     config = load_config("configs/emotion_encoder.py")
-    assert config.task == "emotion_encoder" and config.model.size == "demo" and config.train.num_steps == 3500
+    assert config.task == "emotion_encoder" and config.model.size == "demo" and config.train.num_steps == 3000
     assert load_config("configs/demo.py").init_from == f"runs/demo/{emotion_encoder.OUTPUT_FOLDER}"
-    assert load_config("configs/emotion_encoder.py:tiny,steps=7").train.num_steps == 7
-    assert not (config.data.trim_silence or config.data.balance_emotions or config.data.augment)  # the shipped recipe
+    # The shipped recipe: demo.py's emotion_stage and data options, a log-mel encoder, no augmentation.
+    assert config.model.emotion_frontend == "logmel_cnn" and config.train.per_process_batch_size == 32
+    assert config.train.learning_rate == 2e-3 and config.data.crop_seconds == 1.6
+    assert config.data.trim_silence and config.data.balance_emotions and not config.data.augment
+    assert config.data.balance_groups == "voiceemo_synth/*,*/ravdess_*,*/tess_*"
+    tiny = load_config("configs/emotion_encoder.py:tiny,steps=7")  # a config without emotion_stage: the defaults
+    assert tiny.train.num_steps == 7 and tiny.train.per_process_batch_size == 16 and tiny.data.crop_seconds == 2.0
+    assert not tiny.data.balance_groups
     real = load_config("configs/emotion_encoder.py:real_speech,augment_speed=0")
     assert real.data.trim_silence and real.data.balance_emotions and real.data.augment
+    assert real.model.emotion_frontend == "wav2vec2" and real.train.num_steps == 3500  # the recipe as measured
     assert real.data.augment_options.speed_probability == 0.0 and real.init_from == ""
     wide = load_config("configs/emotion_encoder.py:real_speech,speed_range=0.8:1.25").data.augment_options
     assert tuple(wide.speed_factor) == (0.8, 1.25) and "speed_probability" not in wide

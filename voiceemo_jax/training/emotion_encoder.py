@@ -12,7 +12,11 @@ on the voice's prosody. It keeps the parameters with the best accuracy on whole 
 the validation split. Options (config.data): `trim_silence` crops only between a training
 clip's first and last sound, `balance_emotions` gives every emotion the same share of the
 crops (read speech is all neutral), `balance_speakers` every speaker the same share within an
-emotion (TESS's two speakers have thousands of clips, RAVDESS's actors sixty each), `augment`
+emotion (TESS's two speakers have thousands of clips, RAVDESS's actors sixty each),
+`balance_groups` (comma-separated shell patterns over speaker names, e.g.
+"voiceemo_synth/*,*/ravdess_*,*/tess_*") every group of speakers the same share within an
+emotion, so one corpus of 16 actors gets as many crops as one of 2 speakers or of 6 voices
+(a speaker no pattern matches is a group of its own; overrides `balance_speakers`), `augment`
 runs the training augmentation (`data_pipelines/loading/augmentation.py`) on every crop,
 seeded by (seed, step, row).
 
@@ -162,6 +166,20 @@ def source_names(speakers: np.ndarray, speaker_names) -> np.ndarray:
     return np.asarray([source_dataset(speaker_names[s]) for s in speakers])
 
 
+def speaker_groups(speakers: np.ndarray, speaker_names, patterns: str) -> tuple[np.ndarray, list[str]]:
+    """-> ([N] group index of each row, the patterns that match no speaker). A row's group is the
+    first of the comma-separated shell `patterns` its speaker's name matches (`fnmatch`), else a
+    group of that speaker alone. A pattern that matches nothing is returned, not an error: the
+    demo config names the corpora of its merged build, and the stage also runs on a build of one."""
+    from fnmatch import fnmatchcase
+
+    globs = [g.strip() for g in patterns.split(",") if g.strip()]
+    unmatched = [g for g in globs if not any(fnmatchcase(name, g) for name in speaker_names)]
+    group_of = [next((i for i, g in enumerate(globs) if fnmatchcase(name, g)), len(globs) + s)
+                for s, name in enumerate(speaker_names)]  # fmt: skip
+    return np.unique(np.asarray(group_of)[speakers], return_inverse=True)[1], unmatched
+
+
 def by_source(correct: np.ndarray, sources: np.ndarray) -> dict[str, float]:
     """Accuracy of each source of a merged build ({} for a build of one source)."""
     names = sorted(set(sources.tolist()) - {""})
@@ -223,10 +241,14 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     key = jax.random.key(seed)
     opt_state = opt.init(params)
     crop = round(config.data.crop_seconds * sequence_ops.SAMPLE_RATE_HZ)
-    probabilities = sampling_weights(
-        train_targets, bool(config.data.get("balance_emotions", False)),
-        train_speakers if config.data.get("balance_speakers", False) else None,
-    )  # fmt: skip
+    groups = None
+    if config.data.get("balance_groups", ""):
+        groups, unmatched = speaker_groups(train_speakers, metadata.speakers, config.data.balance_groups)
+        log(f"emotion_encoder: {groups.max() + 1} speaker groups share the crops ({config.data.balance_groups})"
+            + (f"; no speaker matches {', '.join(unmatched)}" if unmatched else ""))  # fmt: skip
+    elif config.data.get("balance_speakers", False):
+        groups = train_speakers
+    probabilities = sampling_weights(train_targets, bool(config.data.get("balance_emotions", False)), groups)
     augment_options = None
     if config.data.get("augment", False):
         from data_pipelines.loading import augmentation
@@ -262,7 +284,8 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
               "crop_seconds": config.data.crop_seconds, "batch_size": batch_size, "seed": seed,
               "augment": augment_options is not None,
               "balance_emotions": bool(config.data.get("balance_emotions", False)),
-              "balance_speakers": bool(config.data.get("balance_speakers", False))}  # fmt: skip
+              "balance_speakers": bool(config.data.get("balance_speakers", False)),
+              "balance_groups": str(config.data.get("balance_groups", ""))}  # fmt: skip
     checkpoint_io.save_model(model, out, source=source, overwrite=False)
     return {"best_step": best[1], "validation_accuracy": best[0], "validation_by_source": best[3],
             "train_accuracy": train_acc, "history": history, "seconds": time.perf_counter() - started}  # fmt: skip
