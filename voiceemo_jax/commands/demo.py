@@ -1,7 +1,8 @@
 """`voiceemo demo`: the shipped demo model on bundled sample sentences (or your file).
 
 Everything it needs ships in the package (`voiceemo_jax/demo_assets/`): the model that
-`configs/demo.py` trains on the synthetic corpus, and four sample sentences the model
+`configs/demo.py` trains (mouth from the synthetic corpus, emotion from it and from TESS and
+RAVDESS recordings), and four sample sentences the model
 never heard (test-split sentences, one of them in the held-out voice).
 """
 
@@ -14,9 +15,11 @@ examples:
   voiceemo demo
   voiceemo demo --out my_demo --audio hello.wav
 
-The demo model is small and was trained only on speech synthesised by festival
-(`voiceemo data synth`), so it works best on clear, festival-like English; on other
-voices expect rougher lip sync. Reproduce it with the commands in configs/demo.py.
+The demo model is small. Its mouth learned from speech synthesised by festival
+(`voiceemo data synth`), so lip sync is best on clear English and rougher on other
+voices; its emotion encoder also learned from acted recordings (TESS, RAVDESS), and
+reads about half of unseen actors' 7 emotions right. Reproduce it with the commands in
+configs/demo.py (README: the model card).
 """
 
 
