@@ -1,18 +1,20 @@
 """The emotion encoder's pre-training: the first stage of the demo recipe (configs/demo.py).
 
-voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
+voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/emotion_mix
 voiceemo train --config configs/emotion_encoder.py:tiny --workdir /tmp/enc   # tiny model, learnable fixture, CPU
 
-Trains the emotion encoder (wav2vec2 + classifier over its mean-pooled frames) of the model
-another config builds (the arg names it: `demo`, the default, or `tiny`, `synth`, ...) alone,
-as an emotion classifier on random crops of the training clips (2 s, 16 a step, 3500 steps at
-1e-3, unless the model's config sets `emotion_stage`: demo.py's are 1.6 s, 32, 3000, 2e-3), and keeps the parameters
-with the best whole-clip accuracy on the validation split. Writes WORKDIR/emotion_encoder: a
-model folder (every part but the emotion encoder is the fresh initialisation of
-`train.seed`) that the main training starts from with `init_from`, the emotion encoder
-frozen (configs/demo.py). Where the model's config sets them (configs/real_speech.py does),
-crops come from between each clip's first and last sound (`data.trim_silence`), every emotion
-gets the same share of them (`data.balance_emotions`), and they are augmented (`data.augment`).
+Trains the emotion encoder (wav2vec2 or log-mel CNN + classifier over its pooled frames) of the
+model another config builds (the arg names it: `demo`, the default, or `tiny`, `synth`, ...)
+alone, as an emotion classifier on random crops of the training clips (2 s, 16 a step, 3500
+steps at 1e-3, unless the model's config sets `emotion_stage`: demo.py's are 1.6 s, 32, 3000,
+2e-3), and keeps the parameters with the best whole-clip accuracy on the validation split.
+Writes WORKDIR/emotion_encoder: a model folder (every part but the emotion encoder is the fresh
+initialisation of `train.seed`) that the main training starts from with `init_from`, the emotion
+encoder frozen (configs/demo.py). Where the model's config sets them (configs/demo.py and
+configs/real_speech.py do), crops come from between each clip's first and last sound
+(`data.trim_silence`), every emotion gets the same share of them (`data.balance_emotions`),
+within an emotion every group of speakers the same share (`data.balance_groups`, demo.py), and
+they are augmented (`data.augment`, real_speech.py).
 Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed
 perturbation among the augmentations; default the augmentation's own), `speed_range=LO:HI`
 (the speed factors it draws from; default 0.9:1.1). Overrides worth knowing:
@@ -48,7 +50,7 @@ def get_config(arg: str | None = None):
     stage = config.get("emotion_stage") or ml_collections.ConfigDict()
     config.data.crop_seconds = float(stage.get("crop_seconds", 2.0))  # no crop shows a whole sentence
     # Crops from between a clip's first and last sound; every emotion the same share of the crops
-    # (configs/real_speech.py sets both; off where the model's config does not).
+    # (configs/demo.py and real_speech.py set both; off where the model's config does not).
     config.data.trim_silence = bool(config.data.get("trim_silence", False))
     config.data.balance_emotions = bool(config.data.get("balance_emotions", False))
     config.data.balance_speakers = bool(config.data.get("balance_speakers", False))  # within each emotion

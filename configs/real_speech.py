@@ -26,9 +26,9 @@ Against the demo recipe it was measured beside (a wav2vec2 emotion encoder train
 corpus alone; configs/demo.py has since moved to a log-mel emotion encoder trained on synthetic,
 TESS and RAVDESS speech, and this config keeps the wav2vec2): the emotion stage crops between each
 clip's first and last sound, gives every emotion the same share of the crops (read speech is all
-neutral) and augments them; the main
-stage trains read speech in one emotion as its own X12 (`data.self_pairs`), augments every clip
-(noise, room, band-limit, speed, gain), takes clips up to 8 s and mixes 8 speakers per window.
+neutral) and augments them; the main stage trains read speech in one emotion as its own X12
+(`data.self_pairs`), augments every clip (noise, room, band-limit, speed, gain), takes clips up to
+8 s and mixes 8 speakers per window.
 Measured (BENCHMARKS.md, "Real speech"; 81 minutes end to end on the 2-core machine): real emotion up
 (RAVDESS held-out actors 19% -> 35%, TESS held-out words 15% -> 100%), lip sync on real speech
 no better, synthetic-corpus quality clearly worse (mouth MAE 0.041 vs 0.022), so it was not shipped.
