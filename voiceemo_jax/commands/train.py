@@ -12,7 +12,7 @@ examples:
   voiceemo train --config configs/ravdess.py:size=tiny --workdir runs/x \\
       --coordinator 10.0.0.1:1234 --num-processes 2 --process-id 0
   voiceemo train --config configs/face_emotion.py --workdir runs/face --config.data.dir=data/ravdess
-  voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
+  voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/emotion_mix
   voiceemo train --config configs/ravdess.py --workdir runs/rav2 --config.data.dir=data/ravdess \\
       --config.loss.face_emotion=0.1 --config.face_classifier=runs/face/face_classifier
 

@@ -1,6 +1,6 @@
 """First training stage: the emotion encoder alone, as an emotion classifier on random crops.
 
-    voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/synth
+    voiceemo train --config configs/emotion_encoder.py --workdir runs/demo --config.data.dir=data/emotion_mix
 
 A small wav2vec2 trained from scratch inside the full model learns the emotion from 8
 clips per step while the animation losses pull on it too; on the synthetic corpus it
