@@ -58,4 +58,5 @@ def run(args, overrides: list[str] | None = None) -> int:
 
     config = apply_overrides(load_config(args.config), overrides or [])
     train_and_evaluate(config, args.workdir)
+    distributed.shutdown()
     return 0

@@ -1,4 +1,4 @@
-"""Multi-process start-up: `jax.distributed.initialize` from flags or the cluster's environment."""
+"""Multi-process start-up (`jax.distributed.initialize` from flags or the cluster's environment) and shut-down."""
 
 from __future__ import annotations
 
@@ -34,3 +34,15 @@ def initialize(coordinator: str | None, num_processes: int | None, process_id: i
     else:
         jax.distributed.initialize()
     return True
+
+
+def shutdown() -> None:
+    """Leaves the job together with the other processes; call it after a run's last collective.
+
+    Left to interpreter exit, JAX's own shutdown kept two local CPU processes waiting about
+    40 s after their last line (both, every run); called here it takes milliseconds. A no-op
+    in a single-process run."""
+    import jax
+
+    if jax.process_count() > 1:
+        jax.distributed.shutdown()
