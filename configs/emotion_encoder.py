@@ -24,7 +24,8 @@ perturbation among the augmentations; default the augmentation's own), `speed_ra
 (shell patterns over speaker names; here each corpus of a merged build) the same share,
 `--config.model.emotion_size=small` a larger emotion encoder (pass it to the main stage too),
 `--config.model.emotion_frontend=logmel_cnn` a log-mel CNN emotion encoder in place of the wav2vec2
-(voiceemo_jax/models/logmel_cnn.py; pass it to the main stage too).
+(voiceemo_jax/models/logmel_cnn.py; pass it to the main stage too), `--config.train.ema_decay=0.999`
+validates and keeps a moving average of the parameters (`emotion_stage.ema_decay` in a model config).
 """
 
 import importlib
@@ -70,6 +71,8 @@ def get_config(arg: str | None = None):
     config.train.per_process_batch_size = int(stage.get("batch_size", 16))
     config.train.num_steps = int(options.get("steps", stage.get("num_steps", 3500)))
     config.train.learning_rate = float(stage.get("learning_rate", 1e-3))
+    # Validate and keep a moving average of the parameters (0: the parameters themselves).
+    config.train.ema_decay = float(stage.get("ema_decay", 0.0))
     config.train.warmup_steps = 200
     config.train.weight_decay = 0.01
     config.train.grad_clip_norm = 1.0

@@ -180,3 +180,33 @@ def test_both_stages_train_a_log_mel_emotion_encoder(fixture_build, param_leaves
     assert any(not np.array_equal(trained[k], after[k]) for k in after if k.startswith("['morph_synthesizer']"))
     out = final(jnp.zeros((1, 16000)), jnp.asarray([16000]), jnp.zeros(1, int), jnp.zeros(1, int))
     assert out["outputs"].shape[:2] == (1, 30) and np.all(np.isfinite(np.asarray(out["outputs"])))
+
+
+def test_the_moving_average_ramps_up_to_its_decay():
+    zeros, ones = {"w": np.zeros(3, np.float32)}, {"w": np.ones(3, np.float32)}
+    first = emotion_encoder.averaged(zeros, ones, 0.9, 1)  # rate min(0.9, 2/11): mostly the new step
+    np.testing.assert_allclose(np.asarray(first["w"]), 1.0 - 2.0 / 11.0, rtol=1e-6)
+    late = emotion_encoder.averaged(zeros, ones, 0.9, 1000)  # rate 0.9
+    np.testing.assert_allclose(np.asarray(late["w"]), 0.1, rtol=1e-5)
+
+
+def test_the_stage_keeps_the_moving_average_when_asked(fixture_build, param_leaves, tmp_path, capsys):
+    """Same seed and steps: with ema_decay the written encoder is the average, not the last step,
+    and the model's provenance says so; a decay outside [0, 1) is a one-line error."""
+    data = ["--config.data.fixture=false", f"--config.data.dir={fixture_build}"]
+    common = ["--config.train.num_steps=6", "--config.train.eval_every=6", "--config.train.seed=5"]
+    runs = {}
+    for name, decay in (("plain", 0.0), ("ema", 0.8)):
+        argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(tmp_path / name), *data]
+        assert main(argv + common + [f"--config.train.ema_decay={decay}"]) == 0
+        runs[name] = checkpoint_io.load_model(tmp_path / name / "emotion_encoder")
+    plain, averaged = (param_leaves(runs[n][0]) for n in ("plain", "ema"))
+    encoder = [k for k in plain if k.startswith("['emotion_encoder']")]
+    assert any(not np.allclose(plain[k], averaged[k]) for k in encoder)
+    assert all(np.array_equal(plain[k], averaged[k]) for k in plain if k not in encoder)
+    assert runs["ema"][1]["source"]["ema_decay"] == 0.8 and runs["plain"][1]["source"]["ema_decay"] == 0.0
+    capsys.readouterr()
+    argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(tmp_path / "bad"), *data]
+    assert main(argv + ["--config.train.ema_decay=1.0"]) == 2
+    assert "ema_decay must be in [0, 1)" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "emotion_encoder").exists()
