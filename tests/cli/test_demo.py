@@ -108,8 +108,10 @@ def test_demo_rejects_bad_input_without_writing(tmp_path, capsys):
 
 
 def test_windowed_output_stays_within_the_reported_deviation_on_the_demo_model():
-    """BENCHMARKS.md reports a mean absolute windowed-vs-full difference of 0.005-0.011 per
-    coefficient for the demo model with the default window; this holds it to 0.015 (0.008 here)."""
+    """BENCHMARKS.md reports a mean absolute windowed-vs-full difference of 0.002-0.005 per
+    coefficient for the demo model with the default window on minutes of corpus speech at level 0.
+    The bundled samples (four sentences, four emotions, three times over: 37 s) at level 1 move
+    more: 0.014 on the shipped model (0.008 on the previous one). This holds it to 0.02."""
     from voiceemo_jax.audio import load_audio
     from voiceemo_jax.inference.predictor import DEFAULT_WINDOW
     from voiceemo_jax.inference.windows import WindowEngine, predict_windowed
@@ -119,5 +121,5 @@ def test_windowed_output_stays_within_the_reported_deviation_on_the_demo_model()
     full = predictor.predict(audio, level=1, person=0)
     windowed, logits = predict_windowed(WindowEngine(predictor.model, DEFAULT_WINDOW), audio, level=1, person=0)
     assert windowed.shape == full.outputs.shape
-    assert np.abs(windowed - full.outputs).mean() < 0.015
+    assert np.abs(windowed - full.outputs).mean() < 0.02
     assert np.argmax(logits) == np.argmax(full.emotion_logits)
