@@ -85,6 +85,23 @@ def test_state_restores_the_exact_next_batches_mid_epoch_and_across_epochs(synth
     assert_same_batches([next(restored), next(restored)], uninterrupted[per_epoch:])
 
 
+def test_close_releases_the_open_pipeline_and_keeps_the_position(synth_build):
+    """`voiceemo train` closes its iterator when the loop ends (left to interpreter exit, the open
+    tf.data pipeline kept a finished two-process run waiting ~26 s); a closed iterator resumes where it was."""
+
+    def fresh():
+        return make_iterator(synth_build.out, "train", batch_size=4, seed=7, bucket_seconds=BUCKETS, **ONE_PROCESS)
+
+    expected = [next(it) for it in [fresh()] for _ in range(4)]
+    it = fresh()
+    first = [next(it), next(it)]
+    stream = it._batches
+    it.close()
+    assert it._batches is None and stream.gi_frame is None  # the generator (and its tf.data iterator) is gone
+    it.close()  # twice is fine
+    assert_same_batches(first + [next(it), next(it)], expected)
+
+
 def test_state_from_other_settings_is_refused(synth_build):
     it = make_iterator(synth_build.out, "train", batch_size=4, seed=7, **ONE_PROCESS)
     other = make_iterator(synth_build.out, "train", batch_size=2, seed=7, **ONE_PROCESS)

@@ -13,6 +13,7 @@ donates the train state.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import signal
@@ -316,7 +317,8 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     # Metrics stay on the device until a step that needs them (log, checkpoint, end): fetching
     # every step would block the host on every step instead of queueing the next one.
     pending: list[tuple[int, dict]] = []
-    with _Preemption() as preemption:
+    # closing: the input pipeline's threads stop when the loop ends, not at interpreter exit.
+    with _Preemption() as preemption, contextlib.closing(train_iter):
         window_start, window_steps = time.perf_counter(), 0
         for step in range(start_step, num_steps):
             batch = next(train_iter)
