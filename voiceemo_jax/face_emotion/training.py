@@ -273,6 +273,7 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
             eval_metrics = _evaluate(eval_step, state, config, mesh)
             writer.write(done, eval_metrics, total_steps=num_steps)
             last.update(eval_metrics)
+    train_iter.close()  # the input pipeline's threads stop now, not at interpreter exit (as in trainer.py)
     final_step = max(num_steps, start_step)
     if start_step < num_steps:
         checkpoints.save(final_step, state, data_state, force=True)
