@@ -25,10 +25,13 @@ def base_config() -> ml_collections.ConfigDict:
     # The emotion encoder: "wav2vec2" (the release's) | "logmel_cnn" (a log-mel CNN, for training
     # from scratch on little data: models/logmel_cnn.py)
     config.model.emotion_frontend = "wav2vec2"
+    # The content encoder's front end: "wav2vec2" (its CNN over the waveform, the release's) |
+    # "logmel_cnn" (a log-mel CNN keeping 100 frames/s, then the wav2vec2's transformer)
+    config.model.content_frontend = "wav2vec2"
     config.model.variant = "layer"  # wav2vec2: "layer" (large/XLSR) | "group" (base)
     config.model.num_persons = 24  # at least this many; more if the dataset has more speakers
     config.model.num_levels = 2
-    config.model.freeze_feature_encoder = True  # the CNNs stay frozen (SPEC section 2)
+    config.model.freeze_feature_encoder = True  # the wav2vec2 CNNs stay frozen (SPEC section 2); a log-mel CNN trains
     config.model.freeze_content_encoder = False
     config.model.freeze_emotion_encoder = False
     config.model.dtype = "float32"  # compute dtype; "bfloat16" keeps float32 master parameters

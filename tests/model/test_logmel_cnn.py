@@ -1,6 +1,8 @@
 """The log-mel CNN emotion encoder (model.emotion_frontend=logmel_cnn): its spectrogram is
 librosa's, a clip's features do not depend on how far it is padded, SpecAugment acts only while
-training, and a model with it saves, reloads and trains through the emotion stage's interface."""
+training, and a model with it saves, reloads and trains through the emotion stage's interface.
+The log-mel content front end (model.content_frontend=logmel_cnn): band centring removes a fixed
+filter, its features keep the phones' timing and do not depend on padding, and it saves and reloads."""
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,14 @@ import pytest
 from flax import nnx
 
 from voiceemo_jax.models import presets
-from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelEmotionEncoder, log_mel, spec_augment
+from voiceemo_jax.models.logmel_cnn import (
+    LogMelCNNConfig,
+    LogMelEmotionEncoder,
+    centre_bands,
+    content_config,
+    log_mel,
+    spec_augment,
+)
 from voiceemo_jax.models.voiceemo import VoiceEmo, VoiceEmoConfig
 
 
@@ -138,3 +147,79 @@ def test_config_round_trips_and_rejects_bad_values(tmp_path):
         presets.model_config("tiny", emotion_frontend="mfcc")
     with pytest.raises(ValueError, match="channels"):
         LogMelCNNConfig(channels=(8, 8))
+
+
+def test_centre_bands_removes_a_constant_per_band_and_ignores_silence_and_padding():
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((1, 120, 16)).astype(np.float32)
+    lengths, span = jnp.asarray([100]), jnp.asarray([[10, 90]])
+    mel[0, 100:] = 0.0  # padding, as log_mel leaves it
+    coloured = mel.copy()
+    coloured[0, :100] = 3.0 * (mel[0, :100] + rng.uniform(-4, 4, 16)) - 1.0  # a filter, then another normalisation
+    coloured[0, :10] += 50.0  # the silence before the span counts in no statistic
+    a = np.asarray(centre_bands(jnp.asarray(mel), lengths, span))
+    b = np.asarray(centre_bands(jnp.asarray(coloured), lengths, span))
+    np.testing.assert_allclose(a[0, 10:100], b[0, 10:100], atol=5e-3)  # but for the deviation's 1e-3 floor
+    inside = a[0, 10:90]
+    np.testing.assert_allclose(inside.mean(axis=0), 0.0, atol=1e-5)  # every band centred on the span
+    assert abs(inside.std() - 1.0) < 1e-2
+    assert np.all(a[0, 100:] == 0)
+
+
+def _content_model(**kw) -> VoiceEmo:
+    return VoiceEmo(presets.model_config("tiny", content_frontend="logmel_cnn", **kw), rngs=nnx.Rngs(0))
+
+
+def test_content_frontend_replaces_the_wav2vec2_cnn_and_keeps_the_timing():
+    model = _content_model()
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    assert "feature_extractor" not in params["content_encoder"]["wav2vec2"]
+    assert "feature_extractor" in params["emotion_encoder"]["wav2vec2"]  # the emotion encoder is untouched
+    assert set(params["content_encoder"]) == {"cnn", "wav2vec2"}
+    with pytest.raises(ValueError, match="without its CNN"):
+        model.content_encoder.wav2vec2.extract_features(jnp.zeros((1, 1600)), jnp.asarray([1600]))
+
+    # Padding changes nothing inside the clip.
+    clip = _noise(0.7)
+    short = _run(model, jnp.asarray(clip[None]), jnp.asarray([clip.size]))
+    padded = np.zeros((2, 40000), np.float32)
+    padded[0, : clip.size], padded[1] = clip, _noise(2.5, 3)
+    both = _run(model, jnp.asarray(padded), jnp.asarray([clip.size, 40000]))
+    frames = int(short["num_frames"][0])
+    np.testing.assert_allclose(np.asarray(both["outputs"][0, :frames]), np.asarray(short["outputs"][0]), atol=1e-5)
+
+    # The CNN keeps the spectrogram's 100 frames per second: a sound 30 frames later gives the
+    # same features 30 frames later.
+    encoder = model.content_encoder
+    sound = np.random.default_rng(4).standard_normal((40, 64)).astype(np.float32)
+    mels = np.zeros((2, 200, 64), np.float32)
+    mels[0, 20:60], mels[1, 50:90] = sound, sound
+    features, lengths = encoder.cnn(jnp.asarray(mels), jnp.asarray([200, 200]), jnp.asarray([[20, 60], [50, 90]]))
+    assert features.shape == (2, 200, model.config.content.conv_dim[-1]) and list(lengths) == [200, 200]
+    np.testing.assert_allclose(np.asarray(features[1, 50:90]), np.asarray(features[0, 20:60]), atol=1e-5)
+    assert not np.allclose(np.asarray(features[0, 20:60]), np.asarray(features[0, 50:90]), atol=1e-2)
+
+    # SpecAugment only while training.
+    audio, n = jnp.asarray(_noise(1.0)[None]), jnp.asarray([16000])
+    a = encoder(audio, n, jnp.asarray([30]), 30)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(encoder(audio, n, jnp.asarray([30]), 30)))
+    c = encoder(audio, n, jnp.asarray([30]), 30, deterministic=False, rngs=nnx.Rngs(dropout=1))
+    assert not np.allclose(np.asarray(a), np.asarray(c))
+
+
+def test_content_frontend_config_round_trips(tmp_path):
+    from voiceemo_jax import checkpoint_io
+
+    config = presets.model_config("tiny", content_frontend="logmel_cnn", emotion_frontend="logmel_cnn")
+    assert config.content_cnn == content_config() and config.emotion_cnn == LogMelCNNConfig()
+    assert config.content_cnn.max_time_mask == 1  # no span of frames masked
+    assert config.min_samples == 1 < presets.model_config("tiny").min_samples
+    assert VoiceEmoConfig.from_dict(config.to_dict()) == config
+    model = VoiceEmo(config, rngs=nnx.Rngs(0))
+    checkpoint_io.save_model(model, tmp_path / "model")
+    restored, _ = checkpoint_io.load_model(tmp_path / "model")
+    assert restored.config == config
+    before, after = (jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(m, nnx.Param))) for m in (model, restored))
+    jax.tree.map(np.testing.assert_array_equal, after, before)
+    with pytest.raises(ValueError, match="content_frontend"):
+        presets.model_config("tiny", content_frontend="mfcc")

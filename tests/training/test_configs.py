@@ -77,3 +77,15 @@ def test_emotion_frontend_selects_the_log_mel_cnn():
     bad = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_frontend=mfcc"])
     with pytest.raises(ValueError, match="emotion_frontend"):
         build_model_config(bad, _metadata())
+
+
+def test_content_frontend_selects_the_log_mel_content_encoder():
+    from voiceemo_jax.models import logmel_cnn
+
+    config = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.content_frontend=logmel_cnn"])
+    model_config = build_model_config(config, _metadata())
+    assert model_config.content_cnn == logmel_cnn.content_config() and model_config.emotion_cnn is None
+    assert build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()).content_cnn is None
+    bad = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.content_frontend=mfcc"])
+    with pytest.raises(ValueError, match="content_frontend"):
+        build_model_config(bad, _metadata())

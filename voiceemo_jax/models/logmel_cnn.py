@@ -1,4 +1,5 @@
-"""A log-mel CNN emotion encoder: the emotion branch for models trained from scratch on little data.
+"""Log-mel CNN encoders: the emotion branch, or the content encoder's front end, of models trained
+from scratch on little data.
 
 The release's emotion encoder is a pre-trained wav2vec2. Trained from scratch on a few thousand
 real clips, a small wav2vec2 learns the training voices and reads few of an unseen speaker's
@@ -14,7 +15,12 @@ downstream is unchanged:
 
 H is the emotion config's hidden size and the head is the wav2vec2 encoder's (`ClassificationHead`),
 so the morph synthesizer, the windowed predictor's pooling and the training objectives see the same
-shapes as with a wav2vec2. The spectrogram is normalised by its own mean and deviation over the
+shapes as with a wav2vec2.
+
+`LogMelContentEncoder` (model.content_frontend=logmel_cnn) puts the same kind of CNN, pooling over
+mel bands only so that it keeps 100 frames per second, in place of the content wav2vec2's CNN over
+the waveform; each mel band is centred over the clip's speech span first (`centre_bands`), and the
+wav2vec2's transformer follows as before. The spectrogram is normalised by its own mean and deviation over the
 clip's speech span, from its first to its last sound (a clip's loudness and the silence around it
 do not matter), padded frames are zero, and the classifier pools the frames of the speech span.
 Long audio run in windows (`voiceemo predict`, `Streamer`) pools every window's frames instead,
@@ -35,7 +41,7 @@ from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.encoders import ClassificationHead, pool_frames
-from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
+from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2Model
 
 POOLS = 4  # 2x2 max-pools: the CNN's frame rate is the spectrogram's / 16
 
@@ -156,9 +162,11 @@ def spec_augment(mel: jax.Array, lengths: jax.Array, config: LogMelCNNConfig, ke
 
 
 class LogMelCNN(nnx.Module):
-    """Normalised log-mel [B, F, M] -> [B, F / 16, H] features."""
+    """Normalised log-mel [B, F, M] -> [B, F / 16, H] features (`pool_time`), or [B, F, H]: pooled
+    over mel bands only, the bands' activations then concatenated, keeping 100 frames per second
+    (the content encoder's front end, whose features must follow the phones)."""
 
-    def __init__(self, config: LogMelCNNConfig, hidden_size: int, *, dtype=None, rngs: nnx.Rngs):
+    def __init__(self, config: LogMelCNNConfig, hidden_size: int, *, pool_time=True, dtype=None, rngs: nnx.Rngs):
         widths = (1, *config.channels)
         self.convs = nnx.List(
             [nnx.Conv(widths[i], widths[i + 1], (3, 3), dtype=dtype, rngs=rngs) for i in range(POOLS)]
@@ -166,26 +174,80 @@ class LogMelCNN(nnx.Module):
         self.norms = nnx.List(
             [nnx.GroupNorm(c, num_groups=config.groups, dtype=dtype, rngs=rngs) for c in config.channels]
         )
-        self.projection = nnx.Linear(config.channels[-1], hidden_size, dtype=dtype, rngs=rngs)
+        self.pool_time = pool_time
+        inputs = config.channels[-1] if pool_time else config.channels[-1] * (config.num_mels // 2**POOLS)
+        self.projection = nnx.Linear(inputs, hidden_size, dtype=dtype, rngs=rngs)
 
     def __call__(self, mel: jax.Array, lengths: jax.Array, span: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """mel [B, F, M] with F a multiple of 16, zero past `lengths` [B]; span [B, 2]: the speech
-        frames (`log_mel`) -> (features [B, F / 16, H], their lengths [B]).
+        """mel [B, F, M] (F a multiple of 16 when pooling over time), zero past `lengths` [B]; span
+        [B, 2]: the speech frames (`log_mel`) -> (features [B, F / 16 or F, H], their lengths [B]).
 
         Group norm statistics cover a clip's speech span only (silence around it changes nothing
         inside it beyond the convolutions' reach) and activations past a clip's length are zeroed
         after every layer, so a clip gives the same features however far it is padded.
         """
         x = mel[..., None]
+        time_pool = 2 if self.pool_time else 1
         for conv, norm in zip(self.convs, self.norms):
             x = conv(x)
             valid = sequence_ops.length_mask(lengths, x.shape[1])[:, :, None, None]
             speech = span_mask(span, x.shape[1])[:, :, None, None]
             x = jnp.where(valid, nnx.relu(norm(x, mask=jnp.broadcast_to(speech & valid, x.shape))), 0.0)
-            x = nnx.max_pool(x, (2, 2), (2, 2))
-            lengths = -(-lengths // 2)
-            span = jnp.stack([span[:, 0] // 2, -(-span[:, 1] // 2)], axis=1)
-        return self.projection(jnp.mean(x, axis=2)), jnp.maximum(lengths, 1)
+            x = nnx.max_pool(x, (time_pool, 2), (time_pool, 2))
+            lengths = -(-lengths // time_pool)
+            span = jnp.stack([span[:, 0] // time_pool, -(-span[:, 1] // time_pool)], axis=1)
+        x = jnp.mean(x, axis=2) if self.pool_time else x.reshape(x.shape[0], x.shape[1], -1)
+        return self.projection(x), jnp.maximum(lengths, 1)
+
+
+class LogMelContentEncoder(nnx.Module):
+    """audio -> content features [batch, frames, hidden] at 30 fps, as `encoders.ContentEncoder`,
+    with the wav2vec2's CNN replaced by a log-mel CNN that keeps 100 frames per second.
+
+    Each mel band is also centred on its mean over the clip's speech span (`centre_bands`, cepstral
+    mean normalisation: a fixed colouration of the channel, a microphone or a room, is a constant
+    per band in the log domain and goes). SpecAugment masks mel bands only while training (a
+    masked span of frames would hide the phones the targets follow). The CNN's features, projected
+    to the wav2vec2's CNN width, are resampled to 30 fps and go through the wav2vec2's feature
+    projection and transformer (`content` config), as the CNN's would.
+    """
+
+    def __init__(self, config: LogMelCNNConfig, content: Wav2Vec2Config, *, dtype=None, remat=False, rngs: nnx.Rngs):
+        self.config = config
+        self.cnn = LogMelCNN(config, content.conv_dim[-1], pool_time=False, dtype=dtype, rngs=rngs)
+        self.wav2vec2 = Wav2Vec2Model(content, feature_extractor=False, dtype=dtype, remat=remat, rngs=rngs)
+
+    def __call__(self, audio, num_samples, num_frames, max_frames: int, *, deterministic=True, rngs=None):
+        """audio: [batch, samples]; num_samples, num_frames: [batch] int; -> [batch, max_frames, hidden]."""
+        mel, lengths, span = log_mel(audio, num_samples, self.config)
+        mel = centre_bands(mel, lengths, span)
+        if not deterministic and rngs is not None:
+            mel = spec_augment(mel, lengths, self.config, rngs.dropout())
+        features, feature_lengths = self.cnn(mel, lengths, span)
+        features = sequence_ops.linear_resample(features.astype(jnp.float32), feature_lengths, num_frames, max_frames)
+        return self.wav2vec2.encode(features, num_frames, deterministic=deterministic, rngs=rngs)
+
+
+def centre_bands(mel: jax.Array, lengths: jax.Array, span: jax.Array) -> jax.Array:
+    """Normalised log-mel [B, F, M] (`log_mel`) -> each band less its mean over the speech span,
+    then the whole scaled to unit deviation over the span; zero past `lengths`.
+
+    A constant added to a band of the log spectrogram (a fixed filter: the microphone, the room's
+    colouration) changes nothing.
+    """
+    frames = mel.shape[1]
+    valid = sequence_ops.length_mask(lengths, frames)[..., None]
+    speech = span_mask(span, frames)[..., None] & valid
+    count = jnp.maximum(span[:, 1] - span[:, 0], 1)[:, None, None].astype(mel.dtype)
+    centred = mel - jnp.sum(jnp.where(speech, mel, 0.0), axis=1, keepdims=True) / count
+    var = jnp.sum(jnp.where(speech, centred**2, 0.0), axis=(1, 2), keepdims=True) / (count * mel.shape[2])
+    return jnp.where(valid, centred / (jnp.sqrt(var) + 1e-3), 0.0)
+
+
+def content_config() -> LogMelCNNConfig:
+    """The content encoder's log-mel CNN: narrower than the emotion encoder's (it runs at 100
+    frames per second, not 6), and SpecAugment masks no frames (`max_time_mask` 1: spans < 1)."""
+    return LogMelCNNConfig(channels=(16, 32, 32, 32), max_time_mask=1)
 
 
 class LogMelEmotionEncoder(nnx.Module):

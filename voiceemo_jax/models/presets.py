@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from voiceemo_jax.models import logmel_cnn
 from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig
 from voiceemo_jax.models.morph_synthesizer import MorphSynthesizerConfig
 from voiceemo_jax.models.voiceemo import VoiceEmoConfig
 from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
 
 # The emotion encoders model_config can build: the release's wav2vec2, or a log-mel CNN.
-EMOTION_FRONTENDS = ("wav2vec2", "logmel_cnn")
+FRONTENDS = ("wav2vec2", "logmel_cnn")  # model.emotion_frontend, model.content_frontend
 # Believed order of the release's emotion encoder labels; real conversions read config.json.
 RELEASE_EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -109,19 +110,23 @@ def model_config(
     output_dim: int = 52,
     emotion_size: str | None = None,
     emotion_frontend: str = "wav2vec2",
+    content_frontend: str = "wav2vec2",
     **synthesizer_overrides,
 ) -> VoiceEmoConfig:
     """Whole-model config at a named size: "tiny", "demo", "base" (wav2vec2-base encoders)
     or "release" (two wav2vec2-large encoders). `emotion_size` gives the emotion encoder a
     wav2vec2 size of its own (any of those, or "small"); by default it is `size`.
     `emotion_frontend` "logmel_cnn" makes the emotion encoder a log-mel CNN (models/logmel_cnn.py)
-    whose output width is that wav2vec2's hidden size."""
-    if emotion_frontend not in EMOTION_FRONTENDS:
-        raise ValueError(f"emotion_frontend must be one of {', '.join(EMOTION_FRONTENDS)}, got {emotion_frontend!r}")
+    whose output width is that wav2vec2's hidden size; `content_frontend` "logmel_cnn" puts a log-mel
+    CNN in place of the content wav2vec2's CNN (`logmel_cnn.LogMelContentEncoder`)."""
+    for name, value in (("emotion_frontend", emotion_frontend), ("content_frontend", content_frontend)):
+        if value not in FRONTENDS:
+            raise ValueError(f"{name} must be one of {', '.join(FRONTENDS)}, got {value!r}")
     emotion_size = emotion_size or size
     return VoiceEmoConfig(
         content=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=size), PREPROCESSOR),
         emotion=Wav2Vec2Config.from_hf(hf_wav2vec2_dict(variant, size=emotion_size, labels=labels), PREPROCESSOR),
         synthesizer=synthesizer_config(size, output_dim, **synthesizer_overrides),
         emotion_cnn=LogMelCNNConfig() if emotion_frontend == "logmel_cnn" else None,
+        content_cnn=logmel_cnn.content_config() if content_frontend == "logmel_cnn" else None,
     )

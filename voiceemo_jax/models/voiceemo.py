@@ -21,7 +21,7 @@ from flax import nnx
 
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.encoders import ContentEncoder, EmotionEncoder
-from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelEmotionEncoder
+from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelContentEncoder, LogMelEmotionEncoder
 from voiceemo_jax.models.morph_synthesizer import MorphSynthesizer, MorphSynthesizerConfig
 from voiceemo_jax.models.wav2vec2 import Wav2Vec2Config
 
@@ -34,6 +34,9 @@ class VoiceEmoConfig:
     # Set: the emotion encoder is a log-mel CNN (models/logmel_cnn.py) and `emotion` gives only its
     # hidden size, labels, pooling and head; None: the emotion wav2vec2 `emotion` describes.
     emotion_cnn: LogMelCNNConfig | None = None
+    # Set: the content encoder's front end is a log-mel CNN in place of the wav2vec2's CNN
+    # (models/logmel_cnn.py `LogMelContentEncoder`); `content` gives the rest of the encoder.
+    content_cnn: LogMelCNNConfig | None = None
     sample_rate_hz: int = sequence_ops.SAMPLE_RATE_HZ
     fps: int = sequence_ops.FPS
 
@@ -45,15 +48,16 @@ class VoiceEmoConfig:
     def min_samples(self) -> int:
         """Shortest audio both encoders can use: the content CNN must emit one frame and the
         emotion encoder's internal int(T50 * 3 / 5) length must be >= 1, i.e. T50 >= 2
-        (720 samples = 45 ms for the standard CNN). A log-mel emotion CNN takes any length."""
+        (720 samples = 45 ms for the standard CNN). A log-mel CNN takes any length."""
+        content_min = self.content.receptive_field if self.content_cnn is None else 1
         if self.emotion_cnn is not None:
-            return self.content.receptive_field
+            return content_min
         stride = int(np.prod(self.emotion.conv_stride))
         emotion_cnn_frames = 1
         while sequence_ops.emotion_mid_length(emotion_cnn_frames) < 1:
             emotion_cnn_frames += 1
         emotion_min = self.emotion.receptive_field + (emotion_cnn_frames - 1) * stride
-        return max(self.content.receptive_field, emotion_min)
+        return max(content_min, emotion_min)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +65,7 @@ class VoiceEmoConfig:
             "emotion": self.emotion.to_dict(),
             "synthesizer": self.synthesizer.to_dict(),
             "emotion_cnn": None if self.emotion_cnn is None else self.emotion_cnn.to_dict(),
+            "content_cnn": None if self.content_cnn is None else self.content_cnn.to_dict(),
             "sample_rate_hz": self.sample_rate_hz,
             "fps": self.fps,
         }
@@ -72,6 +77,7 @@ class VoiceEmoConfig:
             emotion=Wav2Vec2Config.from_dict(values["emotion"]),
             synthesizer=MorphSynthesizerConfig(**values["synthesizer"]),
             emotion_cnn=None if values.get("emotion_cnn") is None else LogMelCNNConfig.from_dict(values["emotion_cnn"]),
+            content_cnn=None if values.get("content_cnn") is None else LogMelCNNConfig.from_dict(values["content_cnn"]),
             sample_rate_hz=values.get("sample_rate_hz", sequence_ops.SAMPLE_RATE_HZ),
             fps=values.get("fps", sequence_ops.FPS),
         )
@@ -91,7 +97,12 @@ class VoiceEmo(nnx.Module):
             raise ValueError("only 16 kHz audio and 30 fps output are supported")
         self.config = config
         kw = dict(freeze_feature_encoder=freeze_feature_encoder, dtype=dtype, remat=remat, rngs=rngs)
-        self.content_encoder = ContentEncoder(config.content, **kw)
+        if config.content_cnn is None:
+            self.content_encoder = ContentEncoder(config.content, **kw)
+        else:
+            self.content_encoder = LogMelContentEncoder(
+                config.content_cnn, config.content, dtype=dtype, remat=remat, rngs=rngs
+            )
         if config.emotion_cnn is None:
             self.emotion_encoder = EmotionEncoder(config.emotion, **kw)
         else:

@@ -389,19 +389,23 @@ class Wav2Vec2Model(nnx.Module):
         config: Wav2Vec2Config,
         *,
         freeze_feature_encoder: bool = True,
+        feature_extractor: bool = True,
         dtype=None,
         remat: bool = False,
         rngs: nnx.Rngs,
     ):
         self.config = config
         self.freeze_feature_encoder = freeze_feature_encoder
-        self.feature_extractor = FeatureEncoder(config, dtype=dtype, rngs=rngs)
+        # False: no CNN (another front end gives `encode` its features: models/logmel_cnn.py).
+        self.feature_extractor = FeatureEncoder(config, dtype=dtype, rngs=rngs) if feature_extractor else None
         self.feature_projection = FeatureProjection(config, dtype=dtype, rngs=rngs)
         self.encoder = Encoder(config, dtype=dtype, remat=remat, rngs=rngs)
 
     def extract_features(self, audio: jax.Array, num_samples: jax.Array) -> tuple[jax.Array, jax.Array]:
         """audio: [batch, samples] float32 at 16 kHz, num_samples: [batch] int
         -> ([batch, cnn_frames, conv_dim[-1]], [batch] cnn frame counts)."""
+        if self.feature_extractor is None:
+            raise ValueError("this wav2vec2 was built without its CNN (feature_extractor=False)")
         if self.config.do_normalize:
             audio = sequence_ops.normalize_waveform(audio, num_samples)
         features, lengths = self.feature_extractor(audio, num_samples)

@@ -28,6 +28,7 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
         num_levels=num_levels,
         emotion_size=str(m.get("emotion_size", "")) or None,
         emotion_frontend=str(m.get("emotion_frontend", "wav2vec2")),
+        content_frontend=str(m.get("content_frontend", "wav2vec2")),
     )
 
 
