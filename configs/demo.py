@@ -24,9 +24,13 @@ learnt from scratch on a few thousand clips, read 21% of unseen RAVDESS actors w
 read 43% (BENCHMARKS.md, "The emotion encoder alone on real speech"). The second stage is the
 usual cross-reconstruction training of the rest on the synthetic corpus only, starting from
 that checkpoint (`init_from`) with the emotion encoder frozen, so the decoder learns the
-features the classifier reads. Its mouth targets stay festival's phone timings: targets from
-force-aligned real speech did not improve lip sync on real voices (configs/real_speech.py,
-BENCHMARKS.md "Real speech").
+features the classifier reads. The content encoder's front end is a log-mel CNN too
+(`model.content_frontend`; it pools over mel bands only, keeping 100 frames per second, with each
+band centred over the clip's speech) in place of the wav2vec2's CNN over the waveform: trained on
+festival's voices alone, it carries over to real voices better (LJSpeech and ARCTIC lip sync) and
+fits the synthetic mouths better too (BENCHMARKS.md, "Real speech"). Its mouth targets stay
+festival's phone timings: targets from force-aligned real speech did not improve lip sync on real
+voices (configs/real_speech.py, BENCHMARKS.md "Real speech").
 """
 
 import ml_collections
@@ -39,6 +43,7 @@ def get_config(arg: str | None = None):
     config.model.size = "demo"
     config.model.freeze_feature_encoder = False
     config.model.emotion_frontend = "logmel_cnn"
+    config.model.content_frontend = "logmel_cnn"
     config.init_from = "runs/demo/emotion_encoder"
     config.model.freeze_emotion_encoder = True
     config.train.num_steps = 3000

@@ -10,9 +10,10 @@ steps at 1e-3, unless the model's config sets `emotion_stage`: demo.py's are 1.6
 2e-3), and keeps the parameters with the best whole-clip accuracy on the validation split.
 Writes WORKDIR/emotion_encoder: a model folder (every part but the emotion encoder is the fresh
 initialisation of `train.seed`) that the main training starts from with `init_from`, the emotion
-encoder frozen (configs/demo.py). Where the model's config sets them (configs/demo.py and
-configs/real_speech.py do), crops come from between each clip's first and last sound
-(`data.trim_silence`), every emotion gets the same share of them (`data.balance_emotions`),
+encoder frozen (configs/demo.py; its content encoder is a wav2vec2 whatever the model's
+`model.content_frontend`: voiceemo_jax/training/emotion_encoder.py says why). Where the model's
+config sets them (configs/demo.py and configs/real_speech.py do), crops come from between each
+clip's first and last sound (`data.trim_silence`), every emotion gets the same share of them (`data.balance_emotions`),
 within an emotion every group of speakers the same share (`data.balance_groups`, demo.py), and
 they are augmented (`data.augment`, real_speech.py).
 Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed

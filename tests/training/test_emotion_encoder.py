@@ -90,6 +90,9 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     assert config.train.learning_rate == 2e-3 and config.data.crop_seconds == 1.6
     assert config.data.trim_silence and config.data.balance_emotions and not config.data.augment
     assert config.data.balance_groups == "voiceemo_synth/*,*/ravdess_*,*/tess_*"
+    # The demo model's content encoder has a log-mel front end (the stage writes a wav2vec2 one:
+    # test_both_stages_train_a_log_mel_emotion_encoder).
+    assert config.model.content_frontend == "logmel_cnn"
     tiny = load_config("configs/emotion_encoder.py:tiny,steps=7")  # a config without emotion_stage: the defaults
     assert tiny.train.num_steps == 7 and tiny.train.per_process_batch_size == 16 and tiny.data.crop_seconds == 2.0
     assert not tiny.data.balance_groups
@@ -155,17 +158,19 @@ def test_validation_accuracy_is_reported_per_source_of_a_merged_build():
 
 def test_both_stages_train_a_log_mel_emotion_encoder(fixture_build, param_leaves, tmp_path, capsys):
     """model.emotion_frontend=logmel_cnn through the emotion stage and the main stage (which starts
-    from it with the emotion encoder frozen): the encoder learns in the first, stays as it is in the
-    second, and the final model loads and predicts."""
+    from it with the emotion encoder frozen), both also given model.content_frontend=logmel_cnn, as
+    the demo recipe: the encoder learns in the first, stays as it is in the second; the stage writes a
+    wav2vec2 content encoder, the main stage trains its log-mel one, and the final model loads and
+    predicts."""
     import jax.numpy as jnp
 
     data = ["--config.data.fixture=false", f"--config.data.dir={fixture_build}"]
-    data += ["--config.model.emotion_frontend=logmel_cnn"]
+    data += ["--config.model.emotion_frontend=logmel_cnn", "--config.model.content_frontend=logmel_cnn"]
     stage = tmp_path / "run"
     argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(stage), *data]
     assert main(argv + ["--config.train.num_steps=20", "--config.train.eval_every=10"]) == 0
     encoder, _ = checkpoint_io.load_model(stage / "emotion_encoder")
-    assert encoder.config.emotion_cnn is not None
+    assert encoder.config.emotion_cnn is not None and encoder.config.content_cnn is None
     trained = param_leaves(encoder)
     assert any(k.startswith("['emotion_encoder']['cnn']") for k in trained)
 
@@ -174,7 +179,9 @@ def test_both_stages_train_a_log_mel_emotion_encoder(fixture_build, param_leaves
     main_args += ["--config.model.freeze_emotion_encoder=true", "--config.train.eval_every=3"]
     assert main(main_args) == 0, capsys.readouterr().err
     final, _ = checkpoint_io.load_model(tmp_path / "main" / "model")
+    assert final.config.content_cnn is not None
     after = param_leaves(final)
+    assert any(k.startswith("['content_encoder']['cnn']") for k in after)
     frozen = [k for k in trained if k.startswith("['emotion_encoder']")]
     assert all(np.array_equal(trained[k], after[k]) for k in frozen)
     assert any(not np.array_equal(trained[k], after[k]) for k in after if k.startswith("['morph_synthesizer']"))

@@ -35,6 +35,7 @@ configs with `task = "emotion_encoder"` to `train_and_evaluate` here.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -211,6 +212,14 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
         raise UserError(f"config.train.ema_decay must be in [0, 1), got {ema_decay}")
     metadata = load_metadata(data_dir)
     model_config = model_setup.build_model_config(config, metadata)
+    if not config.init_from:
+        # Trained from scratch, the stage trains the emotion encoder alone: the content encoder in the
+        # folder it writes is the wav2vec2's fresh initialisation whatever `model.content_frontend`
+        # says (the main stage's init_from loads what fits and initialises the rest). So one stage's
+        # output serves a main stage with either content front end, and the emotion encoder's
+        # initialisation, which follows the content encoder's in the model's seeded order, does not
+        # depend on it.
+        model_config = dataclasses.replace(model_config, content_cnn=None)
     model = initialization.new_model(model_config, seed, **model_setup.model_kwargs(config))
     if config.get("init_from"):  # fine-tunes an existing model's emotion encoder; its other parts come along
         params, loaded, fresh = initialization.load_init_from(
