@@ -14,7 +14,10 @@ DIR is the real-speech folder (`cmu_arctic/`, `ljspeech/`, `tess/`, `ravdess/`, 
   open-vowel and /m/ frames; beside the loudness baseline (frame log-RMS) and the phone-driven
   ceiling (the true phones through the viseme rules the training targets come from); and, as a
   diagnostic beside the issue's measure, LJSpeech again with its unstressed AH0 read as schwa
-  (ARPAbet "ax": a mid vowel, so neither an open vowel nor as open in the reference);
+  (ARPAbet "ax": a mid vowel, so neither an open vowel nor as open in the reference), and LJSpeech
+  again with the emotion taken from one held-out neutral RAVDESS recording (`--emotion-audio`'s
+  way) instead of each clip's own: lip sync apart from the emotion the model reads, whose
+  expression moves the jaw;
 - 7-class emotion accuracy (angry, disgust, fear, happy, neutral, sad, surprise) on the held-out
   RAVDESS actors (calm left out) and the held-out TESS words, with confusion matrices;
 - with `--corpus`, the synthetic-corpus figures of `benchmarks/demo_quality.py`.
@@ -49,8 +52,9 @@ def load(path: Path) -> np.ndarray:
     return load_audio(path)
 
 
-def predict_all(predictor, audio: list[np.ndarray]) -> list:
-    """Predictions of the clips, batched by length (clips past the window run windowed)."""
+def predict_all(predictor, audio: list[np.ndarray], emotion_audio: np.ndarray | None = None) -> list:
+    """Predictions of the clips, batched by length (clips past the window run windowed); the
+    emotion read from `emotion_audio` for every clip where given, else from each clip itself."""
     results = [None] * len(audio)
     short = sorted(
         (i for i in range(len(audio)) if not predictor.needs_window(len(audio[i]))), key=lambda i: len(audio[i])
@@ -58,13 +62,16 @@ def predict_all(predictor, audio: list[np.ndarray]) -> list:
     for begin in range(0, len(short), BATCH):
         rows = short[begin : begin + BATCH]
         batch = predictor.predict_batch(
-            [audio[i] for i in rows], levels=[LEVEL] * len(rows), persons=[PERSON] * len(rows)
+            [audio[i] for i in rows],
+            levels=[LEVEL] * len(rows),
+            persons=[PERSON] * len(rows),
+            emotion_clips=None if emotion_audio is None else [emotion_audio] * len(rows),
         )
         for i, prediction in zip(rows, batch):
             results[i] = prediction
     for i in range(len(audio)):
         if results[i] is None:
-            results[i] = predictor.predict(audio[i], level=LEVEL, person=PERSON)
+            results[i] = predictor.predict(audio[i], level=LEVEL, person=PERSON, emotion_audio=emotion_audio)
     return results
 
 
@@ -154,6 +161,17 @@ def emotion_recordings(root: Path) -> dict[str, list[held.Recording]]:
     }
 
 
+def neutral_recording(root: Path) -> held.Recording:
+    """The first (by file name) held-out RAVDESS recording labelled neutral."""
+    neutral = sorted(
+        (r for r in held.read_index(root / "ravdess") if held.is_held_out(r) and r.emotion == "neutral"),
+        key=lambda r: r.path.name,
+    )
+    if not neutral:
+        raise UserError(f"--data {root}: no held-out neutral RAVDESS recording")
+    return neutral[0]
+
+
 def synthetic_figures(predictor_checkpoint: Path, corpus: Path) -> dict:
     """benchmarks/demo_quality.py's sets on the synthetic corpus."""
     from benchmarks import demo_quality
@@ -204,6 +222,7 @@ def main(argv=None) -> int:
         bad = sorted(set(args.arctic_speakers) - set(held.HELD_OUT_ARCTIC_SPEAKERS))
         if bad:
             raise UserError(f"--arctic-speakers {bad} are trained on; held out: {list(held.HELD_OUT_ARCTIC_SPEAKERS)}")
+        neutral = neutral_recording(args.data)
     except UserError as error:
         print(f"real_speech: error: {error}", file=sys.stderr)
         return 2
@@ -221,6 +240,12 @@ def main(argv=None) -> int:
         (audio, phones) for (audio, _), phones in zip(clips, ljspeech_phones(args.data, args.max_clips, schwa=True))
     ]
     results["lip_sync"]["LJSpeech, AH0 as schwa"] = lip_sync_set(predictor, schwa_clips, predictions)
+    # A diagnostic too: the emotion from one held-out neutral recording, not from each clip.
+    neutral_predictions = predict_all(predictor, [a for a, _ in clips], load(neutral.path))
+    results["lip_sync"]["LJSpeech, neutral emotion audio"] = {
+        **lip_sync_set(predictor, clips, neutral_predictions),
+        "emotion_audio": neutral.path.name,
+    }
     print("lip sync: LJSpeech done", file=sys.stderr)
     for speaker in args.arctic_speakers:  # one set each: slt's voice is also one of festival's
         clips, failed = arctic_clips(args.data, [speaker], args.max_clips)
