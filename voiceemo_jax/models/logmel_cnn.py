@@ -15,16 +15,16 @@ downstream is unchanged:
 
 H is the emotion config's hidden size and the head is the wav2vec2 encoder's (`ClassificationHead`),
 so the morph synthesizer, the windowed predictor's pooling and the training objectives see the same
-shapes as with a wav2vec2.
-
-`LogMelContentEncoder` (model.content_frontend=logmel_cnn) puts the same kind of CNN, pooling over
-mel bands only so that it keeps 100 frames per second, in place of the content wav2vec2's CNN over
-the waveform; each mel band is centred over the clip's speech span first (`centre_bands`), and the
-wav2vec2's transformer follows as before. The spectrogram is normalised by its own mean and deviation over the
+shapes as with a wav2vec2. The spectrogram is normalised by its own mean and deviation over the
 clip's speech span, from its first to its last sound (a clip's loudness and the silence around it
 do not matter), padded frames are zero, and the classifier pools the frames of the speech span.
 Long audio run in windows (`voiceemo predict`, `Streamer`) pools every window's frames instead,
 silence included, as it does for a wav2vec2 encoder.
+
+`LogMelContentEncoder` (model.content_frontend=logmel_cnn) puts the same kind of CNN, pooling over
+mel bands only so that it keeps 100 frames per second, in place of the content wav2vec2's CNN over
+the waveform; each mel band is centred over the clip's speech span first (`centre_bands`), and the
+wav2vec2's transformer follows as before.
 """
 
 from __future__ import annotations
