@@ -22,6 +22,7 @@ explosive loss (an unsmoothed classifier reaches logits of 20+ on the fixture).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -254,26 +255,28 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     last: dict[str, Any] = {}
     window_start, window_steps = time.perf_counter(), 0
     data_state = train_iter.get_state()
-    for step in range(start_step, num_steps):
-        clip = next(train_iter)["x"]
-        data_state = train_iter.get_state()
-        batch = sharding.global_batch({key: clip[key] for key in BATCH_KEYS}, mesh)
-        state, metrics = train_step(state, batch, rng)
-        metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-        done = step + 1
-        check_finite(metrics, done, checkpoints)
-        window_steps += 1
-        checkpoints.save(done, state, data_state)
-        if done % config.train.log_every == 0 or done == num_steps:
-            metrics["perf/steps_per_second"] = window_steps / (time.perf_counter() - window_start)
-            writer.write(done, metrics, total_steps=num_steps)
-            last = metrics
-            window_start, window_steps = time.perf_counter(), 0
-        if config.train.eval_every and done % config.train.eval_every == 0 and done != num_steps:
-            eval_metrics = _evaluate(eval_step, state, config, mesh)
-            writer.write(done, eval_metrics, total_steps=num_steps)
-            last.update(eval_metrics)
-    train_iter.close()  # the input pipeline's threads stop now, not at interpreter exit (as in trainer.py)
+    # closing: the input pipeline's threads stop when the loop ends, not at interpreter exit (as in
+    # trainer.py), also when a non-finite loss stops it.
+    with contextlib.closing(train_iter):
+        for step in range(start_step, num_steps):
+            clip = next(train_iter)["x"]
+            data_state = train_iter.get_state()
+            batch = sharding.global_batch({key: clip[key] for key in BATCH_KEYS}, mesh)
+            state, metrics = train_step(state, batch, rng)
+            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            done = step + 1
+            check_finite(metrics, done, checkpoints)
+            window_steps += 1
+            checkpoints.save(done, state, data_state)
+            if done % config.train.log_every == 0 or done == num_steps:
+                metrics["perf/steps_per_second"] = window_steps / (time.perf_counter() - window_start)
+                writer.write(done, metrics, total_steps=num_steps)
+                last = metrics
+                window_start, window_steps = time.perf_counter(), 0
+            if config.train.eval_every and done % config.train.eval_every == 0 and done != num_steps:
+                eval_metrics = _evaluate(eval_step, state, config, mesh)
+                writer.write(done, eval_metrics, total_steps=num_steps)
+                last.update(eval_metrics)
     final_step = max(num_steps, start_step)
     if start_step < num_steps:
         checkpoints.save(final_step, state, data_state, force=True)
