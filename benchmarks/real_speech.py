@@ -233,7 +233,8 @@ def main(argv=None) -> int:
     predictor = Predictor.from_checkpoint(args.checkpoint)
     results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON, "lip_sync": {}}
     clips = ljspeech_clips(args.data, args.max_clips)
-    predictions = predict_all(predictor, [a for a, _ in clips])
+    lj_audio = [a for a, _ in clips]
+    predictions = predict_all(predictor, lj_audio)
     results["lip_sync"]["LJSpeech (TextGrid phones)"] = lip_sync_set(predictor, clips, predictions)
     # A diagnostic, not the measure: the reduced vowel (AH0) is no open vowel (OPEN_VOWELS's "ah").
     schwa_clips = [
@@ -241,7 +242,7 @@ def main(argv=None) -> int:
     ]
     results["lip_sync"]["LJSpeech, AH0 as schwa"] = lip_sync_set(predictor, schwa_clips, predictions)
     # A diagnostic too: the emotion from one held-out neutral recording, not from each clip.
-    neutral_predictions = predict_all(predictor, [a for a, _ in clips], load(neutral.path))
+    neutral_predictions = predict_all(predictor, lj_audio, load(neutral.path))
     results["lip_sync"]["LJSpeech, neutral emotion audio"] = {
         **lip_sync_set(predictor, clips, neutral_predictions),
         "emotion_audio": neutral.path.name,

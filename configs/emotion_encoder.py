@@ -13,9 +13,9 @@ initialisation of `train.seed`) that the main training starts from with `init_fr
 encoder frozen (configs/demo.py; its content encoder is a wav2vec2 whatever the model's
 `model.content_frontend`: voiceemo_jax/training/emotion_encoder.py says why). Where the model's
 config sets them (configs/demo.py and configs/real_speech.py do), crops come from between each
-clip's first and last sound (`data.trim_silence`), every emotion gets the same share of them (`data.balance_emotions`),
-within an emotion every group of speakers the same share (`data.balance_groups`, demo.py), and
-they are augmented (`data.augment`, real_speech.py).
+clip's first and last sound (`data.trim_silence`), every emotion gets the same share of them
+(`data.balance_emotions`), within an emotion every group of speakers the same share
+(`data.balance_groups`, demo.py), and they are augmented (`data.augment`, real_speech.py).
 Args: the model's config name, `steps=N`, `augment_speed=P` (the probability of speed
 perturbation among the augmentations; default the augmentation's own), `speed_range=LO:HI`
 (the speed factors it draws from; default 0.9:1.1). Overrides worth knowing:

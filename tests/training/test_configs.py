@@ -68,24 +68,16 @@ def test_emotion_encoder_can_have_a_size_of_its_own(tmp_path):
     jax.tree.map(np.testing.assert_array_equal, after, before)
 
 
-def test_emotion_frontend_selects_the_log_mel_cnn():
-    from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig
+@pytest.mark.parametrize("option, field, other", [("emotion_frontend", "emotion_cnn", "content_cnn"),
+                                                   ("content_frontend", "content_cnn", "emotion_cnn")])  # fmt: skip
+def test_frontend_options_select_their_log_mel_cnn(option, field, other):
+    from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, content_config
 
-    config = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_frontend=logmel_cnn"])
-    assert build_model_config(config, _metadata()).emotion_cnn == LogMelCNNConfig()
-    assert build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()).emotion_cnn is None
-    bad = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.emotion_frontend=mfcc"])
-    with pytest.raises(ValueError, match="emotion_frontend"):
-        build_model_config(bad, _metadata())
-
-
-def test_content_frontend_selects_the_log_mel_content_encoder():
-    from voiceemo_jax.models import logmel_cnn
-
-    config = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.content_frontend=logmel_cnn"])
+    expected = {"emotion_cnn": LogMelCNNConfig(), "content_cnn": content_config()}[field]
+    config = apply_overrides(load_config("configs/synth.py:size=tiny"), [f"--config.model.{option}=logmel_cnn"])
     model_config = build_model_config(config, _metadata())
-    assert model_config.content_cnn == logmel_cnn.content_config() and model_config.emotion_cnn is None
-    assert build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()).content_cnn is None
-    bad = apply_overrides(load_config("configs/synth.py:size=tiny"), ["--config.model.content_frontend=mfcc"])
-    with pytest.raises(ValueError, match="content_frontend"):
+    assert getattr(model_config, field) == expected and getattr(model_config, other) is None
+    assert getattr(build_model_config(load_config("configs/synth.py:size=tiny"), _metadata()), field) is None
+    bad = apply_overrides(load_config("configs/synth.py:size=tiny"), [f"--config.model.{option}=mfcc"])
+    with pytest.raises(ValueError, match=option):
         build_model_config(bad, _metadata())

@@ -212,7 +212,7 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
         raise UserError(f"config.train.ema_decay must be in [0, 1), got {ema_decay}")
     metadata = load_metadata(data_dir)
     model_config = model_setup.build_model_config(config, metadata)
-    if not config.init_from:
+    if not config.get("init_from"):
         # Trained from scratch, the stage trains the emotion encoder alone: the content encoder in the
         # folder it writes is the wav2vec2's fresh initialisation whatever `model.content_frontend`
         # says (the main stage's init_from loads what fits and initialises the rest). So one stage's
