@@ -58,7 +58,8 @@ def targets_from_phones(
         articulation = expressions.articulation_for(emotion, expression_level)
         face = expressions.expression_curves(emotion, expression_level, num_frames, rng)
     mouth = visemes.viseme_curves(phones, num_frames, articulation)
-    return expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, rng))
+    closure = visemes.bilabial_closure(phones, num_frames)
+    return expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, rng), closure)
 
 
 def make_target(job: TargetJob, aligner: speech_alignment.Aligner) -> None:

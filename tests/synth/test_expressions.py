@@ -79,3 +79,34 @@ def test_compose_clips_and_puts_blinks_on_both_eyelids():
     # The smile gives way while the lips round.
     assert targets[30, INDEX["mouthSmileLeft"]] < 0.6 * targets[10, INDEX["mouthSmileLeft"]]
     assert expressions.articulation_for("sad", 2) < expressions.articulation_for("sad", 1) < 1.0
+
+
+@pytest.mark.parametrize("emotion", ["surprise", "fear"])
+def test_lips_still_meet_for_bilabials_when_the_expression_drops_the_jaw(emotion):
+    from data_pipelines.sources.synth.festival_tts import Phone
+    from data_pipelines.sources.synth.visemes import bilabial_closure, viseme_curves
+    from voiceemo_jax.evaluation.lip_sync import mouth_opening
+
+    phones, t = [], 0.0
+    spec = [("pau", 0.4), ("aa", 0.15), ("m", 0.12), ("aa", 0.15), ("b", 0.1), ("aa", 0.15), ("pau", 0.4)]
+    for name, duration in spec:
+        phones.append(Phone(name, t, t + duration))
+        t += duration
+    n = int(np.ceil(t * 30))
+    closure = bilabial_closure(phones, n)
+    mouth = viseme_curves(phones, n, expressions.articulation_for(emotion, 2))
+    face = expressions.expression_curves(emotion, 2, n, np.random.default_rng(0))
+    blinks = np.zeros(n, np.float32)
+    sealed = mouth_opening(expressions.compose_targets(mouth, face, blinks, closure))
+    unsealed = mouth_opening(expressions.compose_targets(mouth, face, blinks))
+    mouth_alone = mouth_opening(mouth)
+    middle = lambda p: round((p.start + p.end) / 2 * 30)  # noqa: E731
+    for phone in (phones[2], phones[4]):
+        assert closure[middle(phone)] == pytest.approx(1.0)
+        assert unsealed[middle(phone)] > 0.04  # the expression's jaw drop opened the lips
+        # mouthClose seals it: the lips are as near closed as the visemes alone leave them.
+        assert sealed[middle(phone)] < mouth_alone[middle(phone)] + 0.005 < 0.05
+    # Away from the bilabials the expression is untouched; the vowels stay open.
+    assert closure[middle(phones[1])] == 0.0 and closure[middle(phones[0])] == 0.0
+    np.testing.assert_allclose(sealed[closure == 0], unsealed[closure == 0])
+    assert sealed[middle(phones[3])] > 0.4

@@ -7,7 +7,9 @@ sadness raises the inner brows and pulls the corners down, surprise raises all b
 the eyes and drops the jaw). Poses are written for level 2; level 1 shows 55% of it. The
 pose is held through the clip: it builds up over the first half second, drifts gently
 (seeded slow noise, +-8%), and the inner brows follow pitch peaks of the voice a little.
-Emotions also change articulation (angry speech is over-articulated, sad speech under-).
+Emotions also change articulation (angry speech is over-articulated, sad speech under-). The
+lips still meet for p, b and m in a surprised or fearful face: there mouthClose seals the
+expression's jaw drop (`compose_targets`).
 Blinks: seeded 7-frame curves every 2-6 s, as SPEC section 6 describes.
 """
 
@@ -44,6 +46,7 @@ BLINK_INTERVAL_SECONDS = (2.0, 6.0)
 BROW_PITCH_COUPLING = 0.12  # browInnerUp per unit of positive F0 z-score
 _CORNERS = [INDEX[n] for n in ("mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight")]
 _ROUNDING = [INDEX["mouthPucker"], INDEX["mouthFunnel"]]
+_JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
 
 
 def articulation_for(emotion: str, level: int) -> float:
@@ -102,15 +105,22 @@ def blink_curve(num_frames: int, rng: np.random.Generator, fps: int = FPS) -> np
     return curve
 
 
-def compose_targets(visemes: np.ndarray, expression: np.ndarray, blinks: np.ndarray) -> np.ndarray:
+def compose_targets(
+    visemes: np.ndarray, expression: np.ndarray, blinks: np.ndarray, closure: np.ndarray | None = None
+) -> np.ndarray:
     """visemes + expression, with the blink curve on both eyelids.
 
     Lip rounding (pucker/funnel) and a smile or stretch fight over the mouth corners, so the
-    corners give way while the lips round. Returns [frames, 52] float32 in [0, 1].
+    corners give way while the lips round. closure [frames] (`visemes.bilabial_closure`): the
+    lips still meet for p b m when the expression drops the jaw (surprise, fear): mouthClose
+    seals the expression's jawOpen there, as the viseme rules seal their own. Returns [frames,
+    52] float32 in [0, 1].
     """
     expression = expression.copy()
     rounding = visemes[:, _ROUNDING].max(axis=1, keepdims=True)
     expression[:, _CORNERS] *= 1.0 - 0.6 * np.clip(rounding, 0.0, 1.0)
+    if closure is not None:
+        expression[:, _CLOSE] += np.clip(closure, 0.0, 1.0) * expression[:, _JAW]
     targets = visemes + expression
     targets[:, EYE_BLINK_LEFT] = blinks
     targets[:, EYE_BLINK_RIGHT] = blinks

@@ -150,7 +150,8 @@ def synthesise_clips(root: Path, seed: int, clips: Sequence[ClipSpec]) -> list[t
         num_frames = frames_for(len(audio))
         mouth = visemes.viseme_curves(tts.phones, num_frames, expressions.articulation_for(clip.emotion, clip.level))
         face = expressions.expression_curves(clip.emotion, clip.level, num_frames, face_rng, f0_hz)
-        targets = expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, face_rng))
+        closure = visemes.bilabial_closure(tts.phones, num_frames)
+        targets = expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, face_rng), closure)
         paths = {key: root / rel for key, rel in clip.relpaths().items()}
         with atomic_path(paths["wav"]) as tmp:
             sf.write(tmp, audio, SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")

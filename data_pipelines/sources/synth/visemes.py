@@ -165,20 +165,13 @@ def viseme_curves(phones: Sequence[Phone], num_frames: int, articulation: float 
     names = [canonical(p.name) for p in phones]
     key_times, key_poses = _keyframes(phones, names)
     key_poses = key_poses * articulation
-    end = max(phones[-1].end, num_frames / fps)
-    grid = np.arange(0.0, end + GRID_SECONDS, GRID_SECONDS)
+    grid = _grid(phones, num_frames, fps)
     curves = np.stack([np.interp(grid, key_times, key_poses[:, c]) for c in range(NUM_BLENDSHAPES)], axis=1)
     curves = ndimage.gaussian_filter1d(curves, SMOOTHING_SECONDS / GRID_SECONDS, axis=0, mode="nearest")
 
     # Bilabial closure: smoothing leaks the neighbours' jaw opening into p b m; the lips must
     # still meet, so the jaw is pulled nearly shut and mouthClose seals what remains.
-    closure = np.zeros_like(grid)
-    for phone, name in zip(phones, names, strict=True):
-        if name in BILABIALS:
-            core = 0.25 * (phone.end - phone.start)
-            closure[(grid >= phone.start + core) & (grid <= phone.end - core)] = 1.0
-    closure = ndimage.gaussian_filter1d(closure, 0.01 / GRID_SECONDS, mode="nearest")
-    closure = np.minimum(closure * 1.5, 1.0)
+    closure = _closure(phones, names, grid)
     jaw = curves[:, _JAW]
     curves[:, _JAW] = jaw * (1 - closure) + closure * np.minimum(jaw, 0.05 * articulation)
     close = INDEX["mouthClose"]
@@ -187,6 +180,34 @@ def viseme_curves(phones: Sequence[Phone], num_frames: int, articulation: float 
     frame_times = np.arange(num_frames) / fps
     out = np.stack([np.interp(frame_times, grid, curves[:, c]) for c in range(NUM_BLENDSHAPES)], axis=1)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _closure(phones: Sequence[Phone], names: Sequence[str], grid: np.ndarray) -> np.ndarray:
+    """How far the lips are sealed for p b m on the 5 ms `grid` (seconds): 1 through the middle
+    half of each bilabial, easing over about 10 ms at its edges; 0 elsewhere. [len(grid)] in [0, 1]."""
+    closure = np.zeros_like(grid)
+    for phone, name in zip(phones, names, strict=True):
+        if name in BILABIALS:
+            core = 0.25 * (phone.end - phone.start)
+            closure[(grid >= phone.start + core) & (grid <= phone.end - core)] = 1.0
+    closure = ndimage.gaussian_filter1d(closure, 0.01 / GRID_SECONDS, mode="nearest")
+    return np.minimum(closure * 1.5, 1.0)
+
+
+def _grid(phones: Sequence[Phone], num_frames: int, fps: int) -> np.ndarray:
+    """The 5 ms grid the curves are built on, to the end of the last phone or frame."""
+    end = max(phones[-1].end, num_frames / fps)
+    return np.arange(0.0, end + GRID_SECONDS, GRID_SECONDS)
+
+
+def bilabial_closure(phones: Sequence[Phone], num_frames: int, fps: int = FPS) -> np.ndarray:
+    """The lip seal of p b m on the video frames, as `viseme_curves` enforces it on the jaw (an
+    expression's jaw drop gives way to it too: `expressions.compose_targets`): [num_frames] in [0, 1]."""
+    if not phones:
+        return np.zeros(num_frames, np.float32)
+    grid = _grid(phones, num_frames, fps)
+    closure = _closure(phones, [canonical(p.name) for p in phones], grid)
+    return np.interp(np.arange(num_frames) / fps, grid, closure).astype(np.float32)
 
 
 def phone_at(phones: Sequence[Phone], seconds: float) -> str | None:
