@@ -29,7 +29,7 @@ def _phones(root, clip) -> list[dict]:
 
 def test_corpus_json_follows_the_contract(tiny_corpus):
     root, corpus = tiny_corpus
-    assert corpus["name"] == "voiceemo-synth" and corpus["version"] == "1.1.0"
+    assert corpus["name"] == "voiceemo-synth" and corpus["version"] == "1.2.0"
     assert corpus["seed"] == TINY_SEED and corpus["sample_rate_hz"] == 16000 and corpus["fps"] == 30
     assert corpus["emotions"] == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
     assert corpus["levels"] == [1, 2]

@@ -44,7 +44,7 @@ from voiceemo_jax.errors import UserError
 from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ, frames_for
 
 CORPUS_NAME = "voiceemo-synth"
-CORPUS_VERSION = "1.1.0"  # bump when generated files change: a re-run then rebuilds instead of mixing
+CORPUS_VERSION = "1.2.0"  # bump when generated files change: a re-run then rebuilds instead of mixing
 MEAN_CLIP_SECONDS = 3.0  # measured: 3.05 s over the 2058 clips of a 49-sentence corpus (edge pauses included)
 MIN_SENTENCES = 10
 CLIPS_PER_JOB = 42  # one festival process per job; loading a voice costs ~0.5 s
