@@ -57,9 +57,8 @@ def targets_from_phones(
         expression_level = EXPRESSION_LEVELS[level]
         articulation = expressions.articulation_for(emotion, expression_level)
         face = expressions.expression_curves(emotion, expression_level, num_frames, rng)
-    mouth = visemes.viseme_curves(phones, num_frames, articulation)
-    closure = visemes.bilabial_closure(phones, num_frames)
-    return expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, rng), closure)
+    mouth, closure = visemes.mouth_and_closure(phones, num_frames, articulation)
+    return expressions.compose_targets(mouth, closure, face, expressions.blink_curve(num_frames, rng))
 
 
 def make_target(job: TargetJob, aligner: speech_alignment.Aligner) -> None:

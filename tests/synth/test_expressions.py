@@ -71,7 +71,7 @@ def test_compose_clips_and_puts_blinks_on_both_eyelids():
     face = expressions.expression_curves("surprise", 2, 40, np.random.default_rng(0))
     face[:, INDEX["mouthSmileLeft"]] = 0.5
     blinks = expressions.blink_curve(40, np.random.default_rng(2))
-    targets = expressions.compose_targets(visemes, face, blinks)
+    targets = expressions.compose_targets(visemes, np.zeros(40), face, blinks)
     assert targets.dtype == np.float32 and targets.min() >= 0 and targets.max() <= 1
     assert targets[:, INDEX["jawOpen"]].max() == 1.0  # 0.9 + the surprised jaw drop, clipped
     np.testing.assert_array_equal(targets[:, EYE_BLINK_LEFT], blinks)
@@ -84,7 +84,7 @@ def test_compose_clips_and_puts_blinks_on_both_eyelids():
 @pytest.mark.parametrize("emotion", ["surprise", "fear"])
 def test_lips_still_meet_for_bilabials_when_the_expression_drops_the_jaw(emotion):
     from data_pipelines.sources.synth.festival_tts import Phone
-    from data_pipelines.sources.synth.visemes import bilabial_closure, viseme_curves
+    from data_pipelines.sources.synth.visemes import mouth_and_closure
     from voiceemo_jax.evaluation.lip_sync import mouth_opening
 
     phones, t = [], 0.0
@@ -93,12 +93,11 @@ def test_lips_still_meet_for_bilabials_when_the_expression_drops_the_jaw(emotion
         phones.append(Phone(name, t, t + duration))
         t += duration
     n = int(np.ceil(t * 30))
-    closure = bilabial_closure(phones, n)
-    mouth = viseme_curves(phones, n, expressions.articulation_for(emotion, 2))
+    mouth, closure = mouth_and_closure(phones, n, expressions.articulation_for(emotion, 2))
     face = expressions.expression_curves(emotion, 2, n, np.random.default_rng(0))
     blinks = np.zeros(n, np.float32)
-    sealed = mouth_opening(expressions.compose_targets(mouth, face, blinks, closure))
-    unsealed = mouth_opening(expressions.compose_targets(mouth, face, blinks))
+    sealed = mouth_opening(expressions.compose_targets(mouth, closure, face, blinks))
+    unsealed = mouth_opening(expressions.compose_targets(mouth, np.zeros(n), face, blinks))
     mouth_alone = mouth_opening(mouth)
     middle = lambda p: round((p.start + p.end) / 2 * 30)  # noqa: E731
     for phone in (phones[2], phones[4]):

@@ -105,22 +105,19 @@ def blink_curve(num_frames: int, rng: np.random.Generator, fps: int = FPS) -> np
     return curve
 
 
-def compose_targets(
-    visemes: np.ndarray, expression: np.ndarray, blinks: np.ndarray, closure: np.ndarray | None = None
-) -> np.ndarray:
+def compose_targets(visemes: np.ndarray, closure: np.ndarray, expression: np.ndarray, blinks: np.ndarray) -> np.ndarray:
     """visemes + expression, with the blink curve on both eyelids.
 
-    Lip rounding (pucker/funnel) and a smile or stretch fight over the mouth corners, so the
-    corners give way while the lips round. closure [frames] (`visemes.bilabial_closure`): the
-    lips still meet for p b m when the expression drops the jaw (surprise, fear): mouthClose
-    seals the expression's jawOpen there, as the viseme rules seal their own. Returns [frames,
-    52] float32 in [0, 1].
+    visemes and closure [frames]: `visemes.mouth_and_closure`. Lip rounding (pucker/funnel) and
+    a smile or stretch fight over the mouth corners, so the corners give way while the lips
+    round; the lips still meet for p b m when the expression drops the jaw (surprise, fear):
+    mouthClose seals the expression's jawOpen there, as the viseme rules seal their own.
+    Returns [frames, 52] float32 in [0, 1].
     """
     expression = expression.copy()
     rounding = visemes[:, _ROUNDING].max(axis=1, keepdims=True)
     expression[:, _CORNERS] *= 1.0 - 0.6 * np.clip(rounding, 0.0, 1.0)
-    if closure is not None:
-        expression[:, _CLOSE] += np.clip(closure, 0.0, 1.0) * expression[:, _JAW]
+    expression[:, _CLOSE] += np.clip(closure, 0.0, 1.0) * expression[:, _JAW]
     targets = visemes + expression
     targets[:, EYE_BLINK_LEFT] = blinks
     targets[:, EYE_BLINK_RIGHT] = blinks

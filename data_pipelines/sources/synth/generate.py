@@ -148,10 +148,10 @@ def synthesise_clips(root: Path, seed: int, clips: Sequence[ClipSpec]) -> list[t
     for (clip, voice, clip_prosody, request, audio_rng, face_rng), tts in zip(plans, results, strict=True):
         audio, f0_hz = prosody.render_clip_audio(tts, voice, clip_prosody, audio_rng)
         num_frames = frames_for(len(audio))
-        mouth = visemes.viseme_curves(tts.phones, num_frames, expressions.articulation_for(clip.emotion, clip.level))
+        articulation = expressions.articulation_for(clip.emotion, clip.level)
+        mouth, closure = visemes.mouth_and_closure(tts.phones, num_frames, articulation)
         face = expressions.expression_curves(clip.emotion, clip.level, num_frames, face_rng, f0_hz)
-        closure = visemes.bilabial_closure(tts.phones, num_frames)
-        targets = expressions.compose_targets(mouth, face, expressions.blink_curve(num_frames, face_rng), closure)
+        targets = expressions.compose_targets(mouth, closure, face, expressions.blink_curve(num_frames, face_rng))
         paths = {key: root / rel for key, rel in clip.relpaths().items()}
         with atomic_path(paths["wav"]) as tmp:
             sf.write(tmp, audio, SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV")

@@ -160,18 +160,35 @@ def viseme_curves(phones: Sequence[Phone], num_frames: int, articulation: float 
     or hypo-articulation). Returns [num_frames, 52] float32 in [0, 1]; channels outside the
     mouth, jaw and tongue are zero.
     """
+    return mouth_and_closure(phones, num_frames, articulation, fps)[0]
+
+
+def mouth_and_closure(
+    phones: Sequence[Phone], num_frames: int, articulation: float = 1.0, fps: int = FPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """`viseme_curves` and the lip seal of p b m it enforces, on the same frames: (curves [num_frames,
+    52], closure [num_frames] in [0, 1]: 1 through the middle half of each bilabial, easing over
+    about 10 ms at its edges). An expression's jaw drop gives way to the seal too
+    (`expressions.compose_targets`)."""
     if not phones:
-        return np.zeros((num_frames, NUM_BLENDSHAPES), np.float32)
+        return np.zeros((num_frames, NUM_BLENDSHAPES), np.float32), np.zeros(num_frames, np.float32)
     names = [canonical(p.name) for p in phones]
     key_times, key_poses = _keyframes(phones, names)
     key_poses = key_poses * articulation
-    grid = _grid(phones, num_frames, fps)
+    end = max(phones[-1].end, num_frames / fps)
+    grid = np.arange(0.0, end + GRID_SECONDS, GRID_SECONDS)
     curves = np.stack([np.interp(grid, key_times, key_poses[:, c]) for c in range(NUM_BLENDSHAPES)], axis=1)
     curves = ndimage.gaussian_filter1d(curves, SMOOTHING_SECONDS / GRID_SECONDS, axis=0, mode="nearest")
 
     # Bilabial closure: smoothing leaks the neighbours' jaw opening into p b m; the lips must
     # still meet, so the jaw is pulled nearly shut and mouthClose seals what remains.
-    closure = _closure(phones, names, grid)
+    closure = np.zeros_like(grid)
+    for phone, name in zip(phones, names, strict=True):
+        if name in BILABIALS:
+            core = 0.25 * (phone.end - phone.start)
+            closure[(grid >= phone.start + core) & (grid <= phone.end - core)] = 1.0
+    closure = ndimage.gaussian_filter1d(closure, 0.01 / GRID_SECONDS, mode="nearest")
+    closure = np.minimum(closure * 1.5, 1.0)
     jaw = curves[:, _JAW]
     curves[:, _JAW] = jaw * (1 - closure) + closure * np.minimum(jaw, 0.05 * articulation)
     close = INDEX["mouthClose"]
@@ -179,35 +196,8 @@ def viseme_curves(phones: Sequence[Phone], num_frames: int, articulation: float 
 
     frame_times = np.arange(num_frames) / fps
     out = np.stack([np.interp(frame_times, grid, curves[:, c]) for c in range(NUM_BLENDSHAPES)], axis=1)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
-def _closure(phones: Sequence[Phone], names: Sequence[str], grid: np.ndarray) -> np.ndarray:
-    """How far the lips are sealed for p b m on the 5 ms `grid` (seconds): 1 through the middle
-    half of each bilabial, easing over about 10 ms at its edges; 0 elsewhere. [len(grid)] in [0, 1]."""
-    closure = np.zeros_like(grid)
-    for phone, name in zip(phones, names, strict=True):
-        if name in BILABIALS:
-            core = 0.25 * (phone.end - phone.start)
-            closure[(grid >= phone.start + core) & (grid <= phone.end - core)] = 1.0
-    closure = ndimage.gaussian_filter1d(closure, 0.01 / GRID_SECONDS, mode="nearest")
-    return np.minimum(closure * 1.5, 1.0)
-
-
-def _grid(phones: Sequence[Phone], num_frames: int, fps: int) -> np.ndarray:
-    """The 5 ms grid the curves are built on, to the end of the last phone or frame."""
-    end = max(phones[-1].end, num_frames / fps)
-    return np.arange(0.0, end + GRID_SECONDS, GRID_SECONDS)
-
-
-def bilabial_closure(phones: Sequence[Phone], num_frames: int, fps: int = FPS) -> np.ndarray:
-    """The lip seal of p b m on the video frames, as `viseme_curves` enforces it on the jaw (an
-    expression's jaw drop gives way to it too: `expressions.compose_targets`): [num_frames] in [0, 1]."""
-    if not phones:
-        return np.zeros(num_frames, np.float32)
-    grid = _grid(phones, num_frames, fps)
-    closure = _closure(phones, [canonical(p.name) for p in phones], grid)
-    return np.interp(np.arange(num_frames) / fps, grid, closure).astype(np.float32)
+    seal = np.interp(frame_times, grid, closure)
+    return np.clip(out, 0.0, 1.0).astype(np.float32), seal.astype(np.float32)
 
 
 def phone_at(phones: Sequence[Phone], seconds: float) -> str | None:
