@@ -74,6 +74,9 @@ def base_config() -> ml_collections.ConfigDict:
     # Emotion consistency: a frozen face classifier (configs/face_emotion.py) reads the
     # predicted animation; cross-entropy against the clip's emotion. Off by default.
     config.loss.face_emotion = 0.0
+    # The mouth opening (arkit.MOUTH_OPENING_WEIGHTS, what lip sync is scored on) fitted as one
+    # more MSE term on the cross and self outputs; ARKit outputs only. Off by default.
+    config.loss.mouth_opening = 0.0
 
     config.mesh = ml_collections.ConfigDict()
     config.mesh.data = -1  # all devices not used by fsdp

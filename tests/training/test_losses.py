@@ -1,5 +1,6 @@
 """Each loss term against a hand-computed value, and padding invariance."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -50,3 +51,64 @@ def test_losses_equal_for_padded_and_unpadded_batches():
     assert float(batch_loss) == pytest.approx(manual, rel=1e-5)
     mae = losses.masked_mae(jnp.asarray(pred[0]), jnp.asarray(pred[1]), lengths)
     assert float(mae) == pytest.approx((np.abs(a_pred - a_tgt).sum() + np.abs(b_pred - b_tgt).sum()) / 39, rel=1e-5)
+
+
+def test_mouth_opening_loss_fits_the_lip_sync_read_out_only():
+    from voiceemo_jax.arkit import INDEX, NUM_BLENDSHAPES
+    from voiceemo_jax.evaluation import lip_sync
+
+    rng = np.random.default_rng(1)
+    target = rng.uniform(0, 1, (2, 5, NUM_BLENDSHAPES)).astype(np.float32)
+    pred = target.copy()
+    # Opening the jaw and closing the lips by as much keeps the opening: no loss, though MSE sees it.
+    pred[:, :, INDEX["jawOpen"]] += 0.2
+    pred[:, :, INDEX["mouthClose"]] += 0.2
+    pred[:, :, INDEX["browInnerUp"]] += 0.5
+    lengths = jnp.array([5, 3])
+    unchanged = losses.mouth_opening_loss(jnp.asarray(pred), jnp.asarray(target), lengths)
+    assert float(unchanged) == pytest.approx(0, abs=1e-10)
+    assert float(losses.reconstruction_loss(jnp.asarray(pred), jnp.asarray(target), lengths)) > 0
+    # One valid frame off by 0.3 in jawOpen and 0.4 in the lower lips (0.25 each: +0.2); padding ignored.
+    pred = target.copy()
+    pred[0, 1, INDEX["jawOpen"]] += 0.3
+    pred[0, 1, [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]]] += 0.4
+    pred[1, 4, INDEX["jawOpen"]] += 9.0  # padding of the 3-frame clip
+    got = losses.mouth_opening_loss(jnp.asarray(pred), jnp.asarray(target), lengths)
+    assert float(got) == pytest.approx(0.5**2 / 8, rel=1e-5)
+    # The same read-out lip sync is scored on.
+    difference = lip_sync.mouth_opening(pred[0]) - lip_sync.mouth_opening(target[0])
+    assert np.abs(difference).max() == pytest.approx(0.5, rel=1e-5)
+
+
+def test_the_objective_adds_the_weighted_mouth_opening_term():
+    from flax import nnx
+
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.models.voiceemo import VoiceEmo
+    from voiceemo_jax.testing.batches import synthetic_triplet_batch
+    from voiceemo_jax.training import objective
+
+    model = VoiceEmo(presets.model_config("tiny"), rngs=nnx.Rngs(0))
+    batch = jax.tree.map(jnp.asarray, synthetic_triplet_batch(2, samples=4000))
+    weights = {"cross": 1.0, "self": 1.0, "velocity": 0.5, "emotion": 0.1}
+    off, off_metrics = objective.triplet_objective(model, batch, weights, deterministic=True)
+    on, on_metrics = objective.triplet_objective(model, batch, dict(weights, mouth_opening=2.0), deterministic=True)
+    assert "loss/mouth_opening" not in off_metrics
+    term = float(on_metrics["loss/mouth_opening"])
+    assert term > 0
+    assert float(on) - float(off) == pytest.approx(2.0 * term, rel=1e-4)
+
+
+def test_a_mouth_opening_weight_needs_arkit_outputs():
+    from configs.tiny import get_config
+    from voiceemo_jax.errors import UserError
+    from voiceemo_jax.training import trainer
+
+    config = get_config()
+    config.loss.mouth_opening = 1.0
+    trainer._check_mouth_opening(config, 52)
+    with pytest.raises(UserError, match="52 ARKit"):
+        trainer._check_mouth_opening(config, 5023 * 3)
+    config.loss.mouth_opening = -1.0
+    with pytest.raises(UserError, match=">= 0"):
+        trainer._check_mouth_opening(config, 52)

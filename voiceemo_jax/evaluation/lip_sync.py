@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from voiceemo_jax.arkit import INDEX
+from voiceemo_jax.arkit import mouth_opening_vector
 from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 REFERENCE_SMOOTHING_SECONDS = 0.04
@@ -55,8 +55,6 @@ OPENNESS = {
 }
 OPEN_VOWELS = frozenset({"aa", "ae", "ah", "ao", "aw", "ay"})
 BILABIALS = frozenset({"p", "b", "m", "em"})
-_JAW, _CLOSE = INDEX["jawOpen"], INDEX["mouthClose"]
-_LOWER = [INDEX["mouthLowerDownLeft"], INDEX["mouthLowerDownRight"]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +98,7 @@ def read_textgrid_phones(path: str | Path, tier: str = "phones", *, schwa: bool 
 
 def mouth_opening(coefficients: np.ndarray) -> np.ndarray:
     """[T, 52] ARKit coefficients -> [T] mouth opening (module docstring)."""
-    c = np.asarray(coefficients, np.float64)
-    return c[:, _JAW] - c[:, _CLOSE] + 0.5 * c[:, _LOWER].mean(axis=1)
+    return np.asarray(coefficients, np.float64) @ np.asarray(mouth_opening_vector())
 
 
 def phone_at_frames(phones: Sequence[PhoneInterval], num_frames: int, core: float = 0.5) -> list[str | None]:

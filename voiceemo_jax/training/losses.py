@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from voiceemo_jax import arkit
 from voiceemo_jax.models.sequence_ops import length_mask
 
 
@@ -27,6 +28,15 @@ def velocity_loss(predictions: jax.Array, targets: jax.Array, num_frames: jax.Ar
     target_velocity = jnp.diff(targets.astype(jnp.float32), axis=1)
     # Pair (t-1, t) is valid when frame t is: num_frames - 1 pairs per item.
     return reconstruction_loss(pred_velocity, target_velocity, jnp.maximum(num_frames - 1, 0))
+
+
+def mouth_opening_loss(predictions: jax.Array, targets: jax.Array, num_frames: jax.Array) -> jax.Array:
+    """MSE of the mouth opening (`arkit.MOUTH_OPENING_WEIGHTS`, the read-out lip sync is scored on)
+    over valid frames; ARKit outputs only ([..., 52])."""
+    weights = jnp.asarray(arkit.mouth_opening_vector(), jnp.float32)[:, None]
+    return reconstruction_loss(
+        predictions.astype(jnp.float32) @ weights, targets.astype(jnp.float32) @ weights, num_frames
+    )
 
 
 def emotion_loss(logits: jax.Array, labels: jax.Array, weights: jax.Array | None = None) -> jax.Array:

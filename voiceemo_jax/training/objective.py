@@ -43,6 +43,16 @@ def _velocity_and_recon(outputs, clip):
     )
 
 
+def _add_mouth_opening(total, metrics, weights, outputs, clips):
+    """Adds the weighted mouth-opening term over (outputs, clip) pairs when its weight is > 0."""
+    weight = weights.get("mouth_opening", 0.0)
+    if weight == 0:
+        return total
+    opening = sum(losses.mouth_opening_loss(out, c["targets"], c["num_frames"]) for out, c in zip(outputs, clips))
+    metrics["loss/mouth_opening"] = opening
+    return total + weight * opening
+
+
 def _add_face_emotion(total, metrics, weights, face_emotion, outputs, num_frames, emotions):
     """Adds the weighted emotion-consistency term (and its metrics) when a classifier is given."""
     if face_emotion is None:
@@ -91,6 +101,7 @@ def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None, 
         + weights["velocity"] * (velocity11 + velocity12)
         + weights["emotion"] * emotion_ce
     )
+    total = _add_mouth_opening(total, metrics, weights, (out11, out12), (x11, x12))
     # X11 and X12 share one padded length: the classifier reads both outputs in one call.
     total = _add_face_emotion(
         total, metrics, weights, face_emotion, jnp.concatenate([out11, out12]),
@@ -110,6 +121,7 @@ def single_objective(model, batch, weights, *, deterministic=False, rngs=None, f
     self_recon, velocity = _velocity_and_recon(result["outputs"], x)
     total = weights["self"] * self_recon + weights["velocity"] * velocity
     metrics = {"loss/self_reconstruction": self_recon, "loss/velocity": velocity}
+    total = _add_mouth_opening(total, metrics, weights, (result["outputs"],), (x,))
     total = _add_face_emotion(total, metrics, weights, face_emotion, result["outputs"], x["num_frames"], x["emotion"])
     metrics["loss/total"] = total
     return total, metrics

@@ -28,6 +28,7 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from voiceemo_jax import arkit
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.training import checkpointing, initialization, objective, optimizer, sharding
 from voiceemo_jax.training.model_setup import build_model_config, model_kwargs
@@ -78,7 +79,18 @@ class _Preemption:
 def _loss_weights(config) -> dict[str, float]:
     weights = {k: float(config.loss[k]) for k in ("cross", "self", "velocity", "emotion")}
     weights["face_emotion"] = float(config.loss.get("face_emotion", 0.0))
+    weights["mouth_opening"] = float(config.loss.get("mouth_opening", 0.0))
     return weights
+
+
+def _check_mouth_opening(config, output_dim: int) -> None:
+    weight = float(config.loss.get("mouth_opening", 0.0))
+    if weight < 0:
+        raise UserError(f"config.loss.mouth_opening must be >= 0, got {weight}")
+    if weight > 0 and output_dim != arkit.NUM_BLENDSHAPES:
+        raise UserError(
+            f"config.loss.mouth_opening reads {arkit.NUM_BLENDSHAPES} ARKit coefficients; this model emits {output_dim}"
+        )
 
 
 def face_emotion_term(config, metadata, output_dim: int, mesh):
@@ -291,6 +303,7 @@ def train_and_evaluate(config, workdir: str | Path) -> dict[str, Any]:
     train_iter = _train_iterator(config, metadata)
     triplets = train_iter.mode == "triplet"
     face_emotion = face_emotion_term(config, metadata, model_config.synthesizer.output_dim, mesh)
+    _check_mouth_opening(config, model_config.synthesizer.output_dim)
     fns = build_train_functions(
         config, model_config, mesh, triplets=triplets, has_emotions=metadata.has_emotion_pairs,
         face_emotion=face_emotion,
