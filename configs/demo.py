@@ -51,6 +51,10 @@ def get_config(arg: str | None = None):
     config.train.warmup_steps = 200
     config.train.eval_every = 500
     config.train.checkpoint_every = 250
+    # The synthetic build (~0.5 GB) stays in memory after the first epoch: on the 2-core machine
+    # the system evicts its cold file pages between epochs, and reading them again stalled the
+    # first batch of an epoch by ~35 s, about one epoch in two (BENCHMARKS.md, "Real speech").
+    config.data.keep_in_memory = True
     # The emotion encoder is frozen: its classification loss would move nothing. Its accuracy
     # is still logged.
     config.loss.emotion = 0.0

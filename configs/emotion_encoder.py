@@ -77,7 +77,9 @@ def get_config(arg: str | None = None):
     config.train.warmup_steps = 200
     config.train.weight_decay = 0.01
     config.train.grad_clip_norm = 1.0
-    config.train.eval_every = 250  # whole-clip validation accuracy; the best step's parameters are kept
+    # Whole-clip validation accuracy every `eval_every` steps (and at the last); the best step's
+    # parameters are kept. A model config's `emotion_stage.eval_every` = num_steps keeps the last.
+    config.train.eval_every = int(stage.get("eval_every", 250))
     config.loss = ml_collections.ConfigDict()
     config.loss.label_smoothing = 0.05
     return config

@@ -75,9 +75,15 @@ def runs_of(shards: np.ndarray, positions: np.ndarray) -> list[tuple[int, int, i
 
 
 class RecordReader:
-    """Reads chosen records of one split, in the order asked, through tf.data."""
+    """Reads chosen records of one split, in the order asked, through tf.data.
 
-    def __init__(self, builder_dir: Path, index: ClipIndex):
+    keep_in_memory: keep every record read (parsed, as numpy) and serve it from memory from then
+    on, so later epochs read no file. For builds that fit in memory (the synthetic corpus's is
+    about 0.5 GB): where the system evicts cold file pages between epochs, each epoch's first
+    window otherwise waits on the disk again.
+    """
+
+    def __init__(self, builder_dir: Path, index: ClipIndex, *, keep_in_memory: bool = False):
         import tensorflow_datasets as tfds
 
         from data_pipelines import tf_setup
@@ -86,6 +92,7 @@ class RecordReader:
         self._features = tfds.builder_from_directory(str(builder_dir)).info.features
         self._paths = [str(builder_dir / shard) for shard in index.shards]
         self._index = index
+        self._memory: dict[int, dict[str, np.ndarray]] | None = {} if keep_in_memory else None
 
     def parse(self, serialized):
         """tf.data op: one serialized record -> dict of tensors (schema of `schema.py`, labels int32)."""
@@ -107,6 +114,21 @@ class RecordReader:
 
     def read(self, rows: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
         """Yields the records `rows` as numpy dicts, checking each is the record the index names."""
+        if self._memory is None:
+            yield from self._read_files(rows)
+            return
+        memory = self._memory
+        # Rows not yet in memory, each once, in the order first asked: read lazily, one by one.
+        missing = np.fromiter(dict.fromkeys(int(r) for r in rows if int(r) not in memory), np.int64)
+        fresh = zip(missing, self._read_files(missing))
+        for row in rows:
+            row = int(row)
+            if row not in memory:
+                read_row, memory[row] = next(fresh)
+                assert read_row == row
+            yield memory[row]
+
+    def _read_files(self, rows: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
         expected = self._index.clip_id[rows]
         for row, want, record in zip(rows, expected, self.dataset(rows).as_numpy_iterator()):
             if record["clip_id"].decode() != want:
@@ -178,6 +200,7 @@ class BatchIterator:
         process_index: int,
         process_count: int,
         self_pairs: bool = False,
+        keep_in_memory: bool = False,
     ):
         self.metadata, self.index, self.mode = metadata, index, mode
         self._rows = rows
@@ -206,7 +229,7 @@ class BatchIterator:
         }
         if self_pairs:  # only when set, so states saved before the option still resume
             self._settings["self_pairs"] = True
-        self._reader = RecordReader(metadata.builder_dir, index)
+        self._reader = RecordReader(metadata.builder_dir, index, keep_in_memory=keep_in_memory)
         self._plans: dict[int, tuple[epoch_plan.EpochPlan, epoch_plan.EpochPlan]] = {}
         self._epoch, self._batch = 0, 0
         self._batches: Iterator[dict] | None = None
@@ -335,6 +358,7 @@ def make_iterator(
     process_index: int | None = None,
     process_count: int | None = None,
     self_pairs: bool = False,
+    keep_in_memory: bool = False,
 ) -> BatchIterator:
     """Training batches of `split` of the build in `data_dir` (the `--out` folder or its tfds version folder).
 
@@ -350,6 +374,8 @@ def make_iterator(
       window_speakers: speakers held in memory together (mixing vs memory).
       self_pairs: triplet anchors with no clip of their sentence in another emotion
         (read speech) are their own X12 instead of being left out.
+      keep_in_memory: keep the records read in memory for the next epochs (`RecordReader`);
+        the batches are the same either way.
       process_index, process_count: default to jax.process_index() / process_count().
     """
     metadata, index = _open_split(data_dir, split)
@@ -376,6 +402,7 @@ def make_iterator(
         process_index=process_index,
         process_count=process_count,
         self_pairs=self_pairs,
+        keep_in_memory=keep_in_memory,
     )
 
 

@@ -102,6 +102,27 @@ def test_close_releases_the_open_pipeline_and_keeps_the_position(synth_build):
     assert_same_batches(first + [next(it), next(it)], expected)
 
 
+def test_records_kept_in_memory_give_the_same_batches_and_later_epochs_read_no_file(synth_build):
+    def fresh(**options):
+        return make_iterator(
+            synth_build.out, "train", batch_size=4, seed=7, bucket_seconds=BUCKETS, **ONE_PROCESS, **options
+        )
+
+    reference = fresh()
+    per_epoch = reference.batches_per_epoch(0)
+    expected = [next(reference) for _ in range(2 * per_epoch + 1)]
+    it = fresh(keep_in_memory=True)
+    first_epoch = [next(it) for _ in range(per_epoch)]
+    reads = []
+    it._reader._read_files = lambda rows: reads.append(rows) or iter(())  # no file from here on
+    assert_same_batches(first_epoch + [next(it) for _ in range(per_epoch + 1)], expected)
+    assert reads == [] or all(len(r) == 0 for r in reads)
+    # A position restored into a fresh in-memory iterator reads what it needs and continues the same.
+    restored = fresh(keep_in_memory=True)
+    restored.set_state({**it.get_state(), "batch": 0})
+    assert_same_batches([next(restored)], expected[2 * per_epoch :])
+
+
 def test_state_from_other_settings_is_refused(synth_build):
     it = make_iterator(synth_build.out, "train", batch_size=4, seed=7, **ONE_PROCESS)
     other = make_iterator(synth_build.out, "train", batch_size=2, seed=7, **ONE_PROCESS)

@@ -215,6 +215,7 @@ def _train_iterator(config, metadata):
         bucket_seconds=tuple(config.data.bucket_seconds),
         window_speakers=config.data.window_speakers,
         self_pairs=config.data.get("self_pairs", False),
+        keep_in_memory=config.data.get("keep_in_memory", False),
     )
     return augmentation.for_training(iterator, config)  # unchanged unless config.data.augment
 
