@@ -111,8 +111,8 @@ def test_windowed_output_stays_within_the_reported_deviation_on_the_demo_model()
     """BENCHMARKS.md reports a mean absolute windowed-vs-full difference of 0.002-0.007 per
     coefficient for the demo model with the default window on minutes of corpus speech at level 0.
     The bundled samples (four sentences, four emotions, three times over: 37 s) at level 1 move
-    more: 0.015 on the shipped model (0.016, 0.014 and 0.008 on the three before it). This holds it
-    to 0.02."""
+    more: 0.018 on the shipped model (0.015, 0.016, 0.014 and 0.008 on the four before it). This
+    holds it to 0.02."""
     from voiceemo_jax.audio import load_audio
     from voiceemo_jax.inference.predictor import DEFAULT_WINDOW
     from voiceemo_jax.inference.windows import WindowEngine, predict_windowed

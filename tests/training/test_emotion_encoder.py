@@ -88,6 +88,9 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     # The shipped recipe: demo.py's emotion_stage and data options, a log-mel encoder, no augmentation.
     assert config.model.emotion_frontend == "logmel_cnn" and config.train.per_process_batch_size == 32
     assert config.train.learning_rate == 2e-3 and config.data.crop_seconds == 1.6
+    assert config.train.eval_every == 3000  # validated at the end only: the last step is kept
+    demo = load_config("configs/demo.py")
+    assert demo.loss.mouth_opening == 1.0 and demo.data.keep_in_memory
     assert config.data.trim_silence and config.data.balance_emotions and not config.data.augment
     assert config.data.balance_groups == "voiceemo_synth/*,*/ravdess_*,*/tess_*"
     # The demo model's content encoder has a log-mel front end (the stage writes a wav2vec2 one:
@@ -95,6 +98,7 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     assert config.model.content_frontend == "logmel_cnn"
     tiny = load_config("configs/emotion_encoder.py:tiny,steps=7")  # a config without emotion_stage: the defaults
     assert tiny.train.num_steps == 7 and tiny.train.per_process_batch_size == 16 and tiny.data.crop_seconds == 2.0
+    assert tiny.train.eval_every == 250
     assert not tiny.data.balance_groups
     real = load_config("configs/emotion_encoder.py:real_speech,augment_speed=0")
     assert real.data.trim_silence and real.data.balance_emotions and real.data.augment
