@@ -33,11 +33,8 @@ GROUPS = {
 # it; the training loss `loss.mouth_opening` fits it): jawOpen drops the jaw, mouthClose brings the
 # lips together over an open jaw, the lowered lower lip parts them further.
 MOUTH_OPENING_WEIGHTS = {"jawOpen": 1.0, "mouthClose": -1.0, "mouthLowerDownLeft": 0.25, "mouthLowerDownRight": 0.25}
-
-
-def mouth_opening_vector() -> tuple[float, ...]:
-    """[52] weights w with opening = coefficients @ w."""
-    return tuple(MOUTH_OPENING_WEIGHTS.get(name, 0.0) for name in ARKIT_NAMES)
+# The same as [52] weights w, opening = coefficients @ w.
+MOUTH_OPENING_VECTOR = tuple(MOUTH_OPENING_WEIGHTS.get(name, 0.0) for name in ARKIT_NAMES)
 
 
 assert NUM_BLENDSHAPES == 52

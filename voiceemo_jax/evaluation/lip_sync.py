@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from voiceemo_jax.arkit import mouth_opening_vector
+from voiceemo_jax.arkit import MOUTH_OPENING_VECTOR
 from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 REFERENCE_SMOOTHING_SECONDS = 0.04
@@ -98,7 +98,7 @@ def read_textgrid_phones(path: str | Path, tier: str = "phones", *, schwa: bool 
 
 def mouth_opening(coefficients: np.ndarray) -> np.ndarray:
     """[T, 52] ARKit coefficients -> [T] mouth opening (module docstring)."""
-    return np.asarray(coefficients, np.float64) @ np.asarray(mouth_opening_vector())
+    return np.asarray(coefficients, np.float64) @ np.asarray(MOUTH_OPENING_VECTOR)
 
 
 def phone_at_frames(phones: Sequence[PhoneInterval], num_frames: int, core: float = 0.5) -> list[str | None]:

@@ -33,7 +33,7 @@ def velocity_loss(predictions: jax.Array, targets: jax.Array, num_frames: jax.Ar
 def mouth_opening_loss(predictions: jax.Array, targets: jax.Array, num_frames: jax.Array) -> jax.Array:
     """MSE of the mouth opening (`arkit.MOUTH_OPENING_WEIGHTS`, the read-out lip sync is scored on)
     over valid frames; ARKit outputs only ([..., 52])."""
-    weights = jnp.asarray(arkit.mouth_opening_vector(), jnp.float32)[:, None]
+    weights = jnp.asarray(arkit.MOUTH_OPENING_VECTOR, jnp.float32)[:, None]
     return reconstruction_loss(
         predictions.astype(jnp.float32) @ weights, targets.astype(jnp.float32) @ weights, num_frames
     )

@@ -84,7 +84,7 @@ def _loss_weights(config) -> dict[str, float]:
 
 
 def _check_mouth_opening(config, output_dim: int) -> None:
-    weight = float(config.loss.get("mouth_opening", 0.0))
+    weight = _loss_weights(config)["mouth_opening"]
     if weight < 0:
         raise UserError(f"config.loss.mouth_opening must be >= 0, got {weight}")
     if weight > 0 and output_dim != arkit.NUM_BLENDSHAPES:
