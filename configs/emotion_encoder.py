@@ -7,7 +7,9 @@ Trains the emotion encoder (wav2vec2 or log-mel CNN + classifier over its pooled
 model another config builds (the arg names it: `demo`, the default, or `tiny`, `synth`, ...)
 alone, as an emotion classifier on random crops of the training clips (2 s, 16 a step, 3500
 steps at 1e-3, unless the model's config sets `emotion_stage`: demo.py's are 1.6 s, 32, 3000,
-2e-3), and keeps the parameters with the best whole-clip accuracy on the validation split.
+2e-3), and keeps the parameters with the best whole-clip accuracy on the validation split
+(validated every `train.eval_every` steps and at the end; a progress line, with the time left,
+every `train.log_every` steps in between).
 Writes WORKDIR/emotion_encoder: a model folder (every part but the emotion encoder is the fresh
 initialisation of `train.seed`) that the main training starts from with `init_from`, the emotion
 encoder frozen (configs/demo.py; its content encoder is a wav2vec2 whatever the model's

@@ -122,7 +122,11 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(workdir), *data]
     argv += ["--config.train.num_steps=30"]
     assert main(argv + ["--config.train.seed=3"]) == 0
-    assert "best validation accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "best validation accuracy" in printed
+    # A progress line every train.log_every (10) steps between validations (tiny's: at the end only).
+    progress = [line.split()[2] for line in printed.splitlines() if "steps/s" in line]
+    assert progress == ["10/30", "20/30"], printed
     out = workdir / "emotion_encoder"
     model, meta = checkpoint_io.load_model(out)
     assert meta["source"]["kind"] == "voiceemo-emotion-encoder" and meta["source"]["best_step"] == 30

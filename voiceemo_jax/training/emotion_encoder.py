@@ -279,6 +279,7 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     kept = params  # what is validated and kept: the parameters, or their moving average
     best = (-1.0, 0, params, {})
     history, losses, started = [], [], time.perf_counter()
+    log_every = max(int(train.get("log_every", 0)) or steps, 1)
     for i in range(1, steps + 1):
         rows = rng.choice(len(train_clips), batch_size, p=probabilities)
         audio, lengths = random_crops(train_clips, rng, rows, crop)
@@ -301,6 +302,12 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
             losses = []
             if val > best[0]:
                 best = (val, i, kept, sources)
+        elif i % log_every == 0:  # between validations, a progress line: the stage runs for tens of minutes
+            elapsed = time.perf_counter() - started
+            log(
+                f"emotion_encoder: step {i}/{steps}  loss {np.mean(losses[-log_every:]):.3f}  "
+                f"{i / elapsed:.2f} steps/s  ({elapsed:.0f} s, about {(steps - i) * elapsed / i:.0f} s left)"
+            )
     nnx.update(model.emotion_encoder, nnx.State(best[2]))
     train_acc = accuracy(graphdef, best[2], train_clips, train_targets)
     source = {"kind": "voiceemo-emotion-encoder", "data": str(data_dir), "init_from": str(config.get("init_from", "")),
