@@ -15,6 +15,14 @@ def shown_path(path) -> str:
         return Path(path).name
 
 
+def results_parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's argument parser: the first paragraph of its docstring `doc` as the description,
+    and `--json OUT` for its results file."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the results here")
+    return parser
+
+
 def run_command(name: str, description: str, add_arguments, main_from_args, argv=None) -> int:
     """`python -m benchmarks.NAME` for a benchmark that is also a `voiceemo bench` subcommand:
     the same flags, and a bad value gives one error line and exit status 2."""

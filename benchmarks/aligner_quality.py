@@ -19,7 +19,6 @@ recording is aligned to its text by `data_pipelines.sources.speech_alignment` an
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import shown_path
+from benchmarks import results_parser, shown_path
 from voiceemo_jax.atomic_files import write_text
 
 REFERENCE_SILENCES = frozenset({"", "sil", "sp", "spn"})
@@ -152,9 +151,8 @@ def table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = results_parser(__doc__)
     parser.add_argument("--data", required=True, type=Path, help="folder with index.tsv and TextGrid/")
-    parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
     args = parser.parse_args(argv)
     if not (args.data / "index.tsv").is_file():

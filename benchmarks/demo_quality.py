@@ -24,7 +24,6 @@ Predictions are raw (no smoothing, no blinks), as the targets are.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import shown_path
+from benchmarks import results_parser, shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
 from voiceemo_jax.atomic_files import write_text
 
@@ -207,10 +206,9 @@ def table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = results_parser(__doc__)
     parser.add_argument("--corpus", required=True, type=Path, help="a `voiceemo data synth` corpus folder")
     parser.add_argument("--checkpoint", type=Path, default=DEMO_MODEL, help="model (default: the shipped demo model)")
-    parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--max-train-clips", type=int, default=600, help="training clips used to fit the baselines")
     args = parser.parse_args(argv)
 

@@ -14,7 +14,6 @@ on an otherwise idle machine: about 75 minutes on the 2-core CPU (BENCHMARKS.md,
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -24,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import shown_path
+from benchmarks import results_parser, shown_path
 from voiceemo_jax.atomic_files import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,10 +95,9 @@ def table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = results_parser(__doc__)
     parser.add_argument("--data", required=True, type=Path, help="folder with the TESS and RAVDESS corpora (REAL)")
     parser.add_argument("--workdir", required=True, type=Path, help="an empty folder for the run's data and models")
-    parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--compare", type=Path, default=DEMO_MODEL,
                         help="model to compare the trained one with (default: the shipped demo model)")  # fmt: skip
     args = parser.parse_args(argv)

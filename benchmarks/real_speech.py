@@ -27,7 +27,6 @@ Predictions: person 0, level 1 (the strong level), raw outputs (no smoothing, no
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import shown_path
+from benchmarks import results_parser, shown_path
 from voiceemo_jax.atomic_files import write_text
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
@@ -206,10 +205,9 @@ def table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = results_parser(__doc__)
     parser.add_argument("--checkpoint", type=Path, default=DEMO_MODEL, help="model (default: the shipped demo model)")
     parser.add_argument("--data", required=True, type=Path, help="the real-speech folder (corpora with index.tsv)")
-    parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--corpus", type=Path, help="a `voiceemo data synth` corpus: add the synthetic-corpus figures")
     parser.add_argument("--arctic-speakers", nargs="*", default=list(held.HELD_OUT_ARCTIC_SPEAKERS),
                         help="held-out ARCTIC speakers for lip sync through the aligner (none: skip)")  # fmt: skip
