@@ -9,14 +9,14 @@ commands name; it must not hold an earlier run (the training commands refuse to 
 one). A command that fails stops the run with its exit status. Then the model the recipe trained
 (DIR/runs/demo/model) is compared with --compare (default the shipped demo model): the largest
 absolute difference over all parameters, 0.0 where the recipe reproduced it bit for bit. Time it
-on an otherwise idle machine: about 75 minutes on the 2-core CPU (BENCHMARKS.md, "Real speech").
+on an otherwise idle machine: 78 minutes on the 2-core CPU (BENCHMARKS.md, "The demo model's
+quality").
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks import results_parser, shown_path
+from benchmarks.inference_bench import machine_info
 from voiceemo_jax.atomic_files import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,9 +89,8 @@ def table(results: dict) -> str:
     rows = ["| command | seconds |", "|---|---:|"]
     rows += [f"| `{s['command']}` | {s['seconds']:.0f} |" for s in results["steps"]]
     rows.append(f"| **total** | **{results['total_seconds']:.0f}** ({results['total_seconds'] / 60:.1f} min) |")
-    if "largest_difference_from_compared_model" in results:
-        rows.append(f"\nlargest parameter difference from {results['compared_with']}: "
-                    f"{results['largest_difference_from_compared_model']:.3g}")  # fmt: skip
+    rows.append(f"\nlargest parameter difference from {results['compared_with']}: "
+                f"{results['largest_difference_from_compared_model']:.3g}")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -108,16 +108,12 @@ def main(argv=None) -> int:
         parser.error(f"--workdir {args.workdir} holds an earlier run (runs/ or data/): choose an empty folder")
     steps = run_recipe(recipe_commands(), args.workdir.absolute(), data=args.data.absolute())
     results = {
-        "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": machine_info(os.cpu_count() or 1),
         "steps": steps,
         "total_seconds": round(sum(s["seconds"] for s in steps), 1),
-    }  # fmt: skip
-    if args.compare:
-        results["compared_with"] = shown_path(args.compare)
-        results["largest_difference_from_compared_model"] = largest_difference(
-            args.workdir / TRAINED_MODEL, args.compare
-        )
+        "compared_with": shown_path(args.compare),
+        "largest_difference_from_compared_model": largest_difference(args.workdir / TRAINED_MODEL, args.compare),
+    }
     print(table(results))
     if args.json:
         write_text(args.json, json.dumps(results, indent=2) + "\n")
