@@ -32,6 +32,14 @@ if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     if "jax" in sys.modules:  # imported already (by a plugin): its config read the environment then
         sys.modules["jax"].config.update("jax_compilation_cache_dir", _CREATED_CACHE)
 
+# Tests compile far more than they run: XLA's CPU backend without LLVM's optimisation passes
+# compiles the tiny train step about a third faster and computes the same numbers (the passes do
+# not reorder float arithmetic; the parity tests against PyTorch hold at either level). Set
+# before any backend starts; the workers and subprocesses inherit it (subprocesses.py keeps it).
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+if TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
 # Likewise the user's cache folder (~/.cache/voiceemo: the bundled head, the XLA cache of
 # `voiceemo predict`/`demo`): the tests use one temporary folder and never write to the user's.
 _CREATED_USER_CACHE = None

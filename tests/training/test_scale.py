@@ -1,10 +1,10 @@
-"""The same train steps on 1 device, 8 simulated devices (data-parallel and data x fsdp),
-and two local processes with jax.distributed: same losses and parameters after several
-plain-SGD steps without warm-up (the parameters move far more than the tolerance, and a sum
-instead of a mean over devices would double every step)."""
+"""The same train steps on 1 device and on 8 simulated devices (data-parallel and data x fsdp):
+same losses and parameters after several plain-SGD steps without warm-up (the parameters move
+far more than the tolerance, and a sum instead of a mean over devices would double every step).
+Two processes with jax.distributed are tested the same way, through `voiceemo train` and the real
+data pipeline, in test_multiprocess.py."""
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,18 +62,3 @@ def test_data_parallel_and_fsdp_match_one_device(single_and_sharded):
         sharded = _load(single_and_sharded, mesh)
         assert sharded[1]["devices"] == 8
         _assert_same(one, sharded)
-
-
-def test_two_processes_with_jax_distributed_match_one_process(single_and_sharded, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    prefix = tmp_path / "multi"
-    common = ["--mesh", "2x1", "--steps", "4", "--out", str(prefix), "--coordinator", f"127.0.0.1:{port}",
-              "--num-processes", "2"]  # fmt: skip
-    workers = [_run([*common, "--process-id", str(i)], devices=1) for i in range(2)]
-    for worker in workers:
-        _finish(worker)
-    multi = _load(prefix, "2x1")
-    assert multi[1]["processes"] == 2 and multi[1]["devices"] == 2
-    _assert_same(_load(single_and_sharded, "1x1"), multi)
