@@ -35,7 +35,8 @@ def _register_build(data_subparsers) -> None:
         "build",
         help="build a dataset folder into sharded TFRecords (tensorflow-datasets format)",
         description=(
-            "Build RAVDESS, MEAD, VOCASET or the synthetic corpus into sharded TFRecords under OUT: "
+            "Build RAVDESS, MEAD, VOCASET, the synthetic corpus or real recordings with transcripts (speech) "
+            "into sharded TFRecords under OUT: "
             "OUT/<name>/<version>/ (tfds shards, features, metadata with the label vocabularies, clip index) "
             "and OUT/summary.json (records per split, skipped files with reasons). Audio becomes 16 kHz mono, "
             "targets 30 fps. Building happens in a temporary folder that replaces OUT only when complete, so "
