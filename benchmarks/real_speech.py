@@ -12,14 +12,17 @@ DIR is the real-speech folder (`cmu_arctic/`, `ljspeech/`, `tess/`, `ravdess/`, 
   correlation of the predicted mouth opening with the phone-derived openness reference, and
   the AUC of mouth opening between open-vowel frames and bilabial (p, b, m) frames, and between
   open-vowel and /m/ frames; beside the loudness baseline (frame log-RMS) and the phone-driven
-  ceiling (the true phones through the viseme rules the training targets come from); and, as a
+  ceiling (the true phones through the viseme rules the training targets come from), with 95%
+  intervals from 1000 draws of the set's clips with replacement, for each signal and for its
+  difference from loudness (`LipSyncScores.summary`); and, as a
   diagnostic beside the issue's measure, LJSpeech again with its unstressed AH0 read as schwa
   (ARPAbet "ax": a mid vowel, so neither an open vowel nor as open in the reference), and LJSpeech
   again with the emotion taken from one held-out neutral RAVDESS recording (`--emotion-audio`'s
   way) instead of each clip's own: lip sync apart from the emotion the model reads, whose
   expression moves the jaw;
 - 7-class emotion accuracy (angry, disgust, fear, happy, neutral, sad, surprise) on the held-out
-  RAVDESS actors (calm left out) and the held-out TESS words, with confusion matrices;
+  RAVDESS actors (calm left out) and the held-out TESS words, with its 95% interval (Wilson score:
+  104 clips leave about +-10 points) and confusion matrices;
 - with `--corpus`, the synthetic-corpus figures of `benchmarks/demo_quality.py`.
 
 Predictions: person 0, level 1 (the strong level), raw outputs (no smoothing, no blinks).
@@ -43,6 +46,7 @@ from voiceemo_jax.evaluation import lip_sync
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 BATCH = 8
 LEVEL, PERSON = 1, 0
+BOOTSTRAP = 1000  # draws of each lip-sync set's clips for its intervals
 
 
 def load(path: Path) -> np.ndarray:
@@ -95,7 +99,7 @@ def lip_sync_set(predictor, clips: list[tuple[np.ndarray, list[lip_sync.PhoneInt
             "loudness": lip_sync.loudness(audio, n),
             "ceiling": ceiling_opening(phones, n),
         })  # fmt: skip
-    return scores.summary()
+    return scores.summary(bootstrap=BOOTSTRAP)
 
 
 def ljspeech_phones(root: Path, limit: int | None, *, schwa: bool = False) -> list[list[lip_sync.PhoneInterval]]:
@@ -130,8 +134,19 @@ def arctic_clips(root: Path, speakers: list[str], limit: int | None) -> tuple[li
     return clips, failed
 
 
+def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of an accuracy of `correct` out of `total` (nan, nan for no clips)."""
+    if total == 0:
+        return float("nan"), float("nan")
+    from scipy.stats import binomtest
+
+    interval = binomtest(correct, total).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def emotion_set(predictor, recordings: list[held.Recording]) -> dict:
-    """7-class accuracy of the emotion read from each recording, with the confusion matrix."""
+    """7-class accuracy of the emotion read from each recording, with its 95% interval and the
+    confusion matrix."""
     labels = list(predictor.emotion_labels)
     missing = [e for e in held.EMOTIONS if e not in labels]
     if missing:
@@ -142,9 +157,12 @@ def emotion_set(predictor, recordings: list[held.Recording]) -> dict:
     guess = np.array([int(np.argmax(p.emotion_logits[columns])) for p in predictions])
     confusion = np.zeros((len(held.EMOTIONS),) * 2, int)
     np.add.at(confusion, (truth, guess), 1)
+    correct = int(np.sum(truth == guess))
     return {
         "clips": len(recordings),
+        "correct": correct,
         "accuracy": float(np.mean(truth == guess)),
+        "interval95": list(accuracy_interval(correct, len(recordings))),
         "per_emotion": {e: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, e in enumerate(held.EMOTIONS)},
         "confusion": {"rows_true_cols_predicted": list(held.EMOTIONS), "counts": confusion.tolist()},
     }
@@ -193,9 +211,16 @@ def table(results: dict) -> str:
             m = s[signal]
             rows.append(f"| {name} | {s['clips']} | {signal} | {m['correlation']:.3f} | "
                         f"{m['auc_open_vs_bilabial']:.3f} | {m['auc_open_vs_m']:.3f} |")  # fmt: skip
-    rows += ["", "| emotion set | clips | 7-class accuracy |", "|---|---:|---:|"]
+    rows += ["", "| lip sync set | signal - loudness (95% interval) | opening r | AUC open vs p/b/m | AUC open vs m |",
+             "|---|---|---:|---:|---:|"]  # fmt: skip
+    for name, s in results["lip_sync"].items():
+        for signal, intervals in s.get("minus_loudness95", {}).items():
+            cells = " | ".join(f"{low:+.3f} to {high:+.3f}" for low, high in intervals.values())
+            rows.append(f"| {name} | {signal} | {cells} |")
+    rows += ["", "| emotion set | clips | 7-class accuracy | 95% interval |", "|---|---:|---:|---:|"]
     for name, s in results["emotion"].items():
-        rows.append(f"| {name} | {s['clips']} | {s['accuracy']:.1%} |")
+        low, high = s["interval95"]
+        rows.append(f"| {name} | {s['clips']} | {s['accuracy']:.1%} | {low:.1%}-{high:.1%} |")
     if "synthetic" in results:
         rows += ["", "| synthetic set | clips | mouth MAE | jawOpen r | emotion |", "|---|---:|---:|---:|---:|"]
         for name, s in results["synthetic"].items():

@@ -1,5 +1,6 @@
 """benchmarks/real_speech.py's neutral-emotion diagnostic: which recording gives the emotion, and
-that every clip's prediction reads its emotion from it (batched and windowed paths alike)."""
+that every clip's prediction reads its emotion from it (batched and windowed paths alike); the
+emotion sets' accuracy with its interval."""
 
 from __future__ import annotations
 
@@ -62,3 +63,59 @@ def test_predict_all_reads_every_clips_emotion_from_the_given_audio(with_emotion
     assert real_speech.predict_all(predictor, audio, emotion) == [50, 300, 20]  # in the clips' order
     assert sorted((kind, n) for kind, n, _ in predictor.calls) == [("batch", 20), ("batch", 50), ("windowed", 300)]
     assert all((e is emotion) for _, _, e in predictor.calls)
+
+
+def test_accuracy_interval_is_the_wilson_score_interval():
+    correct, total, z = 53, 104, 1.959964  # the shipped model on RAVDESS actors 19-20
+    p = correct / total
+    centre = (p + z**2 / (2 * total)) / (1 + z**2 / total)
+    half = z / (1 + z**2 / total) * np.sqrt(p * (1 - p) / total + z**2 / (4 * total**2))
+    low, high = real_speech.accuracy_interval(correct, total)
+    assert low == pytest.approx(centre - half, abs=1e-6) and high == pytest.approx(centre + half, abs=1e-6)
+    assert 0.40 < low < p < high < 0.61
+    wide, narrow = real_speech.accuracy_interval(5, 10), real_speech.accuracy_interval(500, 1000)
+    assert wide[1] - wide[0] > 3 * (narrow[1] - narrow[0])
+    assert real_speech.accuracy_interval(0, 20)[0] == 0.0 and real_speech.accuracy_interval(20, 20)[1] == 1.0
+    assert all(np.isnan(real_speech.accuracy_interval(0, 0)))
+
+
+class _Guesser:
+    """A predictor that reads every clip as the emotion named by its length (index into its labels)."""
+
+    emotion_labels = ("neutral", "angry", "disgust", "fear", "happy", "sad", "surprise", "calm")
+
+    def needs_window(self, samples: int) -> bool:
+        return False
+
+    def predict_batch(self, clips, *, levels, persons, emotion_clips=None):
+        class Prediction:
+            def __init__(self, label):
+                self.emotion_logits = np.eye(len(_Guesser.emotion_labels))[label]
+
+        return [Prediction(len(c) // 100) for c in clips]
+
+
+def test_an_emotion_set_counts_the_right_guesses_and_gives_their_interval(tmp_path, monkeypatch):
+    from voiceemo_jax.evaluation import held_out_speech as held
+
+    labels = _Guesser.emotion_labels
+    guesses = {"a": "angry", "b": "sad", "c": "sad", "d": "fear"}  # the length each clip gets
+    monkeypatch.setattr(real_speech, "load", lambda path: np.zeros(100 * labels.index(guesses[path.stem]) + 50))
+    truth = {"a": "angry", "b": "sad", "c": "happy", "d": "fear"}
+    recordings = [held.Recording("ravdess", tmp_path / f"{k}.wav", "19", "", truth[k]) for k in guesses]
+    result = real_speech.emotion_set(_Guesser(), recordings)
+    assert result["clips"] == 4 and result["correct"] == 3 and result["accuracy"] == 0.75
+    assert result["interval95"] == pytest.approx(list(real_speech.accuracy_interval(3, 4)))
+    assert result["per_emotion"]["happy"] == 0.0 and result["per_emotion"]["angry"] == 1.0
+    row = real_speech.table({"lip_sync": {}, "emotion": {"held-out": result}}).splitlines()[-1]
+    low, high = result["interval95"]
+    assert row == f"| held-out | 4 | 75.0% | {low:.1%}-{high:.1%} |"
+
+
+def test_the_table_gives_each_signals_interval_above_loudness():
+    measures = {"correlation": 0.5, "auc_open_vs_bilabial": 0.9, "auc_open_vs_m": 0.8}
+    lip = {"clips": 32, "model": measures, "loudness": measures, "ceiling": measures,
+           "minus_loudness95": {"model": {"correlation": [0.12, 0.25], "auc_open_vs_bilabial": [-0.031, 0.04],
+                                          "auc_open_vs_m": [0.02, 0.1]}}}  # fmt: skip
+    lines = real_speech.table({"lip_sync": {"LJSpeech": lip}, "emotion": {}}).splitlines()
+    assert "| LJSpeech | model | +0.120 to +0.250 | -0.031 to +0.040 | +0.020 to +0.100 |" in lines

@@ -93,6 +93,29 @@ def test_opening_scores_separate_a_good_mouth_from_a_bad_one(phones):
     assert summary["bad"]["correlation"] < 0.5 and summary["bad"]["auc_open_vs_bilabial"] < 0.5
 
 
+def test_bootstrap_intervals_say_whether_a_signal_beats_loudness_beyond_the_choice_of_clips(phones):
+    """Over 12 clips: a signal that follows the phones against one that is noise (its interval above
+    loudness excludes 0), a copy of loudness (its difference is exactly 0), the same draws from the
+    same seed, and intervals that hold the whole-set figure."""
+    num_frames, rng = 27, np.random.default_rng(3)
+    reference = lip_sync.openness_reference(phones, num_frames)
+    scores = lip_sync.LipSyncScores()
+    for _ in range(12):
+        noise = rng.normal(size=num_frames)
+        signals = {"model": reference + 0.3 * rng.normal(size=num_frames), "loudness": noise, "copy": noise.copy()}
+        scores.add_clip(phones, signals)
+    summary = scores.summary(bootstrap=200, seed=1)
+    assert summary == scores.summary(bootstrap=200, seed=1)
+    assert summary != scores.summary(bootstrap=200, seed=2)
+    for signal in ("model", "loudness", "copy"):
+        for measure, (low, high) in summary["interval95"][signal].items():
+            assert low <= summary[signal][measure] <= high, (signal, measure)
+    ahead = summary["minus_loudness95"]["model"]
+    assert ahead["correlation"][0] > 0.3 and ahead["auc_open_vs_bilabial"][0] > 0.1
+    assert summary["minus_loudness95"]["copy"] == {k: [0.0, 0.0] for k in ahead}
+    assert "interval95" not in scores.summary() and "minus_loudness95" not in scores.summary()
+
+
 def test_mouth_opening_subtracts_mouth_close():
     face = np.zeros((2, NUM_BLENDSHAPES), np.float32)
     face[:, INDEX["jawOpen"]] = 0.4

@@ -185,19 +185,47 @@ class LipSyncScores:
             self.m_frames.setdefault(name, []).append(class_frames(signal, at, frozenset({"m", "em"})))
         self.clips += 1
 
-    def summary(self) -> dict:
-        """{"clips", "frames": {...}, signal: {"correlation", "auc_open_vs_bilabial", "auc_open_vs_m"}}."""
+    def _measures(self, name: str, chosen: Sequence[int]) -> dict[str, float]:
+        """The set's measures of signal `name` over the clips `chosen` (indices, repeats allowed)."""
+        opened = np.concatenate([self.open_frames[name][i] for i in chosen])
+        return {
+            "correlation": float(np.nanmean([self.correlations[name][i] for i in chosen])),
+            "auc_open_vs_bilabial": auc(opened, np.concatenate([self.bilabial_frames[name][i] for i in chosen])),
+            "auc_open_vs_m": auc(opened, np.concatenate([self.m_frames[name][i] for i in chosen])),
+        }
+
+    def summary(self, *, bootstrap: int = 0, seed: int = 0) -> dict:
+        """{"clips", "frames": {...}, signal: {"correlation", "auc_open_vs_bilabial", "auc_open_vs_m"}}.
+
+        With `bootstrap` rounds (and at least two clips), clips are drawn with replacement (seeded)
+        and every measure recomputed on each draw: "interval95" gives signal -> measure -> [low,
+        high], the 2.5th and 97.5th percentiles over the draws; "minus_loudness95" the same for each
+        signal's difference from the "loudness" signal on the same draws (where there is one), so an
+        interval above 0 says the signal beats loudness beyond what the choice of clips explains.
+        """
         out: dict = {"clips": self.clips}
+        every = range(self.clips)
         for name in self.correlations:
-            opened = np.concatenate(self.open_frames[name])
-            out[name] = {
-                "correlation": float(np.nanmean(self.correlations[name])),
-                "auc_open_vs_bilabial": auc(opened, np.concatenate(self.bilabial_frames[name])),
-                "auc_open_vs_m": auc(opened, np.concatenate(self.m_frames[name])),
-            }
+            out[name] = self._measures(name, every)
             out["frames"] = {
-                "open_vowel": int(len(opened)),
+                "open_vowel": int(sum(len(f) for f in self.open_frames[name])),
                 "bilabial": int(sum(len(f) for f in self.bilabial_frames[name])),
                 "m": int(sum(len(f) for f in self.m_frames[name])),
             }
+        if bootstrap and self.clips > 1:
+            rng = np.random.default_rng(seed)
+            draws = [rng.integers(0, self.clips, self.clips) for _ in range(bootstrap)]
+            resampled = {name: [self._measures(name, d) for d in draws] for name in self.correlations}
+            out["interval95"] = {name: _percentiles(values) for name, values in resampled.items()}
+            if "loudness" in resampled:
+                out["minus_loudness95"] = {
+                    name: _percentiles([{k: a[k] - b[k] for k in a} for a, b in zip(values, resampled["loudness"])])
+                    for name, values in resampled.items()
+                    if name != "loudness"
+                }
         return out
+
+
+def _percentiles(draws: list[dict[str, float]]) -> dict[str, list[float]]:
+    """measure -> [2.5th, 97.5th percentile] over the draws (nan draws left out)."""
+    return {k: [float(v) for v in np.nanpercentile([d[k] for d in draws], [2.5, 97.5])] for k in draws[0]}
