@@ -1,6 +1,6 @@
 """Quality of a model trained on the synthetic corpus (the shipped demo model by default).
 
-    python -m benchmarks.demo_quality --corpus corpus [--checkpoint CKPT] [--json OUT]
+    python -m benchmarks.demo_quality --corpus corpus [--checkpoint CKPT] [--compare CKPT2] [--json OUT]
 
 Reads the corpus as `voiceemo data synth` wrote it (corpus.json, wav/, targets/) and
 reports, on the held-out sentences of the training voices ("test") and on the held-out
@@ -10,6 +10,10 @@ voice ("test_voice": its test sentences, and all its sentences):
   the mean pose (per-channel mean of the training targets) and a loudness-driven jawOpen
   (jawOpen linear in the frame's log-RMS, fitted on the training split by least squares;
   every other channel at the mean pose);
+  with its 95% interval from 1000 draws of the set's clips with replacement;
+- with `--compare`, another model's mouth MAE on the same clips and the 95% interval of the
+  difference (model minus the other) on the same draws: an interval across 0 means the two cannot
+  be told apart on these clips;
 - emotion accuracy over the 7 emotions (the emotion encoder's classifier);
 - the swap test: content from clip A, emotion from clip B (same voice, another sentence
   and emotion; `--emotion-audio`): the correlation of the mouth channels with A's targets,
@@ -44,6 +48,24 @@ UPPER = np.array(
 JAW = INDEX["jawOpen"]
 SAMPLES_PER_FRAME = 16000 / 30
 BATCH = 16
+BOOTSTRAP = 1000  # draws of a set's clips for the intervals
+
+
+def mouth_errors(outputs: list[np.ndarray], targets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip: the summed absolute mouth-group error and the number of values it sums."""
+    sums = np.array([np.abs(o[:, MOUTH] - t[:, MOUTH]).sum() for o, t in zip(outputs, targets)], np.float64)
+    return sums, np.array([t[:, MOUTH].size for t in targets], np.float64)
+
+
+def mae_draws(sums: np.ndarray, counts: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The pooled MAE of `BOOTSTRAP` draws of the clips with replacement (the same draws for the same
+    number of clips and seed, so two models' draws pair up)."""
+    draws = np.random.default_rng(seed).integers(0, len(sums), (BOOTSTRAP, len(sums)))
+    return sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+
+
+def interval95(values: np.ndarray) -> list[float]:
+    return [float(v) for v in np.percentile(values, [2.5, 97.5])]
 
 
 def load_corpus(root: Path) -> tuple[dict, list[dict]]:
@@ -143,7 +165,8 @@ def swap_partner(a: dict, pool: list[dict], emotions: list[str]) -> int:
     raise ValueError(f"no swap partner for {a['wav']}")
 
 
-def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions) -> dict:
+def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions, compare=None) -> dict:
+    """One set's figures; `compare`: another predictor, whose mouth MAE is set beside the model's."""
     data = [read_clip(root, c) for c in clips]
     audio = [a for a, _ in data]
     targets = [t for _, t in data]
@@ -151,11 +174,11 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions) 
     labels = list(predictor.emotion_labels)
 
     def mouth_mae(outputs):
-        return float(
-            np.mean(np.concatenate([np.abs(o[:, MOUTH] - t[:, MOUTH]).ravel() for o, t in zip(outputs, targets)]))
-        )
+        sums, counts = mouth_errors(outputs, targets)
+        return float(sums.sum() / counts.sum())
 
     model_out = [p.outputs for p in predictions]
+    model_errors = mouth_errors(model_out, targets)
     correct = [labels[int(np.argmax(p.emotion_logits))] == c["emotion"] for p, c in zip(predictions, clips)]
     report = {
         "clips": len(clips),
@@ -168,7 +191,15 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions) 
             np.mean([np.corrcoef(o[:, JAW], t[:, JAW])[0, 1] for o, t in zip(model_out, targets)])
         ),
         "emotion_accuracy": float(np.mean(correct)),
+        "mouth_mae_interval95": interval95(mae_draws(*model_errors)),
     }
+    if compare is not None:
+        other = mouth_errors([p.outputs for p in predict_all(compare, clips, audio)], targets)
+        report["compare"] = {
+            "mouth_mae": float(other[0].sum() / other[1].sum()),
+            "mouth_mae_interval95": interval95(mae_draws(*other)),
+            "model_minus_compare_interval95": interval95(mae_draws(*model_errors) - mae_draws(*other)),
+        }
     partners = [swap_partner(c, clips, emotions) for c in clips]
     swapped = predict_all(predictor, clips, audio, emotion_audio=[audio[j] for j in partners])
     swapped_out = [p.outputs for p in swapped]
@@ -195,6 +226,7 @@ def table(results: dict) -> str:
     header = ("| set | clips | mouth MAE model | mean pose | loudness jaw | jawOpen r | emotion acc "
               "| swap: mouth r swapped / unswapped | swap: upper face = B | = A |")  # fmt: skip
     rows = [header, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    compared = "compare_checkpoint" in results
     for name, r in results["sets"].items():
         m, s = r["mouth_mae"], r["swap"]
         corr = s["mouth_correlation_with_content_targets"]
@@ -202,6 +234,16 @@ def table(results: dict) -> str:
                     f"{r['jaw_open_correlation']:.3f} | {r['emotion_accuracy']:.1%} | {corr['swapped']:.3f} / "
                     f"{corr['unswapped']:.3f} | {s['upper_face_nearest_is_emotion_clip']:.1%} | "
                     f"{s['upper_face_nearest_is_content_clip']:.1%} |")  # fmt: skip
+    extra = (" compared model | model - compared (95%) |", "---:|---:|") if compared else ("", "")
+    rows += ["", "| set | mouth MAE model (95% interval) |" + extra[0], "|---|---:|" + extra[1]]
+    for name, r in results["sets"].items():
+        low, high = r["mouth_mae_interval95"]
+        row = f"| {name} | {r['mouth_mae']['model']:.4f} ({low:.4f}-{high:.4f}) |"
+        if compared:
+            c = r["compare"]
+            (c_low, c_high), (d_low, d_high) = c["mouth_mae_interval95"], c["model_minus_compare_interval95"]
+            row += f" {c['mouth_mae']:.4f} ({c_low:.4f}-{c_high:.4f}) | {d_low:+.4f} to {d_high:+.4f} |"
+        rows.append(row)
     return "\n".join(rows)
 
 
@@ -210,6 +252,9 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", required=True, type=Path, help="a `voiceemo data synth` corpus folder")
     parser.add_argument("--checkpoint", type=Path, default=DEMO_MODEL, help="model (default: the shipped demo model)")
     parser.add_argument("--max-train-clips", type=int, default=600, help="training clips used to fit the baselines")
+    parser.add_argument(
+        "--compare", type=Path, help="another model: its mouth MAE on the same clips, and the difference"
+    )
     args = parser.parse_args(argv)
 
     from voiceemo_jax.inference.predictor import Predictor
@@ -218,6 +263,7 @@ def main(argv=None) -> int:
     corpus, clips = load_corpus(args.corpus)
     emotions = list(corpus["emotions"])
     predictor = Predictor.from_checkpoint(args.checkpoint)
+    compare = Predictor.from_checkpoint(args.compare) if args.compare else None
     train = [c for c in clips if c["split"] == "train" and not c["held_out"]]
     train = train[:: max(1, len(train) // args.max_train_clips)]
     train_data = [read_clip(args.corpus, c) for c in train]
@@ -232,8 +278,9 @@ def main(argv=None) -> int:
         "checkpoint": shown_path(args.checkpoint),
         "corpus": {"name": corpus["name"], "version": corpus["version"], "seed": corpus["seed"]},
         "baseline_fit_clips": len(train),
+        **({"compare_checkpoint": shown_path(args.compare)} if args.compare else {}),
         "sets": {
-            name: evaluate_set(name, predictor, args.corpus, chosen, baselines, signatures, emotions)
+            name: evaluate_set(name, predictor, args.corpus, chosen, baselines, signatures, emotions, compare)
             for name, chosen in sets.items()
             if chosen
         },
