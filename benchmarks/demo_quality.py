@@ -9,8 +9,8 @@ voice ("test_voice": its test sentences, and all its sentences):
 - mouth-group MAE (jaw, mouth and tongue channels) of the model against two baselines:
   the mean pose (per-channel mean of the training targets) and a loudness-driven jawOpen
   (jawOpen linear in the frame's log-RMS, fitted on the training split by least squares;
-  every other channel at the mean pose);
-  with its 95% interval from 1000 draws of the set's clips with replacement;
+  every other channel at the mean pose); the model's with its 95% interval from 1000 draws of
+  the set's clips with replacement;
 - with `--compare`, another model's mouth MAE on the same clips and the 95% interval of the
   difference (model minus the other) on the same draws: an interval across 0 means the two cannot
   be told apart on these clips;
