@@ -33,7 +33,7 @@ if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         sys.modules["jax"].config.update("jax_compilation_cache_dir", _CREATED_CACHE)
 
 # Tests compile far more than they run: XLA's CPU backend without LLVM's optimisation passes
-# compiles the tiny train step about a third faster (13-15 s against 8-9 s a shape on the 2-core
+# compiles the tiny train step about a third faster (8-9 s a shape against 13-15 s on the 2-core
 # machine). A tiny training run printed the same losses at both levels, and the parity tests
 # against PyTorch pass at this one; the product runs at XLA's default. Set before any backend
 # starts; the workers and subprocesses inherit it (subprocesses.py keeps it).
