@@ -1,6 +1,7 @@
 """Benchmarks: speed against the PyTorch reference, training, input pipeline, long audio, demo quality."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,17 @@ def results_parser(doc: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     return parser
+
+
+def print_and_write(results: dict, table: str, json_path: Path | None) -> int:
+    """A result-writing benchmark's ending: its table printed, its results written to `--json`
+    (atomically, parent folders made) where given; exit status 0."""
+    print(table)
+    if json_path:
+        from voiceemo_jax.atomic_files import write_text
+
+        write_text(json_path, json.dumps(results, indent=2) + "\n")
+    return 0
 
 
 def run_command(name: str, description: str, add_arguments, main_from_args, argv=None) -> int:

@@ -20,7 +20,6 @@ recording is aligned to its text by `data_pipelines.sources.speech_alignment` an
 from __future__ import annotations
 
 import csv
-import json
 import re
 import sys
 import time
@@ -28,8 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import results_parser, shown_path
-from voiceemo_jax.atomic_files import write_text
+from benchmarks import print_and_write, results_parser, shown_path
 
 REFERENCE_SILENCES = frozenset({"", "sil", "sp", "spn"})
 FRAME_RATES = {"10 ms": 100, "30 fps": 30}
@@ -159,11 +157,7 @@ def main(argv=None) -> int:
         print(f"aligner_quality: error: {args.data} has no index.tsv", file=sys.stderr)
         return 2
     result = evaluate(args.data, args.limit)
-    print(table(result))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_text(args.json, json.dumps(result, indent=2) + "\n")
-    return 0
+    return print_and_write(result, table(result), args.json)
 
 
 if __name__ == "__main__":

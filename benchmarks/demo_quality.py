@@ -36,9 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import results_parser, shown_path
+from benchmarks import print_and_write, results_parser, shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
-from voiceemo_jax.atomic_files import write_text
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 MOUTH = np.array(GROUPS["jaw_mouth"])
@@ -286,10 +285,7 @@ def main(argv=None) -> int:
         },
     }
     results["seconds"] = round(time.perf_counter() - start, 1)
-    print(table(results))
-    if args.json:
-        write_text(args.json, json.dumps(results, indent=2) + "\n")
-    return 0
+    return print_and_write(results, table(results), args.json)
 
 
 if __name__ == "__main__":

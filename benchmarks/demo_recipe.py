@@ -15,7 +15,6 @@ quality").
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -23,9 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import results_parser, shown_path
+from benchmarks import print_and_write, results_parser, shown_path
 from benchmarks.inference_bench import machine_info
-from voiceemo_jax.atomic_files import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_MODEL = ROOT / "voiceemo_jax" / "demo_assets" / "model"
@@ -114,10 +112,7 @@ def main(argv=None) -> int:
         "compared_with": shown_path(args.compare),
         "largest_difference_from_compared_model": largest_difference(args.workdir / TRAINED_MODEL, args.compare),
     }
-    print(table(results))
-    if args.json:
-        write_text(args.json, json.dumps(results, indent=2) + "\n")
-    return 0
+    return print_and_write(results, table(results), args.json)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import results_parser, shown_path
-from voiceemo_jax.atomic_files import write_text
+from benchmarks import print_and_write, results_parser, shown_path
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
 from voiceemo_jax.evaluation import lip_sync
@@ -282,10 +281,7 @@ def main(argv=None) -> int:
     if args.corpus:
         results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus)
     results["seconds"] = round(time.perf_counter() - start, 1)
-    print(table(results))
-    if args.json:
-        write_text(args.json, json.dumps(results, indent=2) + "\n")
-    return 0
+    return print_and_write(results, table(results), args.json)
 
 
 if __name__ == "__main__":
