@@ -177,7 +177,7 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions, 
         return float(sums.sum() / counts.sum())
 
     model_out = [p.outputs for p in predictions]
-    model_errors = mouth_errors(model_out, targets)
+    model_draws = mae_draws(*mouth_errors(model_out, targets))
     correct = [labels[int(np.argmax(p.emotion_logits))] == c["emotion"] for p, c in zip(predictions, clips)]
     report = {
         "clips": len(clips),
@@ -190,14 +190,15 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions, 
             np.mean([np.corrcoef(o[:, JAW], t[:, JAW])[0, 1] for o, t in zip(model_out, targets)])
         ),
         "emotion_accuracy": float(np.mean(correct)),
-        "mouth_mae_interval95": interval95(mae_draws(*model_errors)),
+        "mouth_mae_interval95": interval95(model_draws),
     }
     if compare is not None:
         other = mouth_errors([p.outputs for p in predict_all(compare, clips, audio)], targets)
+        other_draws = mae_draws(*other)
         report["compare"] = {
             "mouth_mae": float(other[0].sum() / other[1].sum()),
-            "mouth_mae_interval95": interval95(mae_draws(*other)),
-            "model_minus_compare_interval95": interval95(mae_draws(*model_errors) - mae_draws(*other)),
+            "mouth_mae_interval95": interval95(other_draws),
+            "model_minus_compare_interval95": interval95(model_draws - other_draws),
         }
     partners = [swap_partner(c, clips, emotions) for c in clips]
     swapped = predict_all(predictor, clips, audio, emotion_audio=[audio[j] for j in partners])
