@@ -24,6 +24,22 @@ def results_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
+def arkit_predictor(checkpoint, flag: str):
+    """The `Predictor` of a checkpoint whose outputs are the 52 ARKit coefficients (the mouth
+    figures read them). Raises UserError naming `flag` for a vertex model or a bad folder."""
+    from voiceemo_jax.arkit import NUM_BLENDSHAPES
+    from voiceemo_jax.errors import UserError
+    from voiceemo_jax.inference.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(checkpoint)
+    if predictor.output_dim != NUM_BLENDSHAPES:
+        raise UserError(
+            f"{flag} {checkpoint}: the model outputs {predictor.output_dim} values per frame, not the "
+            f"{NUM_BLENDSHAPES} ARKit coefficients this benchmark scores"
+        )
+    return predictor
+
+
 def print_and_write(results: dict, table: str, json_path: Path | None) -> int:
     """A result-writing benchmark's ending: its table printed, its results written to `--json`
     (atomically, parent folders made) where given; exit status 0."""

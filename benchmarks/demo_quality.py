@@ -36,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import print_and_write, results_parser, shown_path
+from benchmarks import arkit_predictor, print_and_write, results_parser, shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
+from voiceemo_jax.errors import UserError
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 MOUTH = np.array(GROUPS["jaw_mouth"])
@@ -257,13 +258,15 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from voiceemo_jax.inference.predictor import Predictor
-
     start = time.perf_counter()
+    try:
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint")
+        compare = arkit_predictor(args.compare, "--compare") if args.compare else None
+    except UserError as error:
+        print(f"demo_quality: error: {error}", file=sys.stderr)
+        return 2
     corpus, clips = load_corpus(args.corpus)
     emotions = list(corpus["emotions"])
-    predictor = Predictor.from_checkpoint(args.checkpoint)
-    compare = Predictor.from_checkpoint(args.compare) if args.compare else None
     train = [c for c in clips if c["split"] == "train" and not c["held_out"]]
     train = train[:: max(1, len(train) // args.max_train_clips)]
     train_data = [read_clip(args.corpus, c) for c in train]

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import print_and_write, results_parser, shown_path
+from benchmarks import arkit_predictor, print_and_write, results_parser, shown_path
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
 from voiceemo_jax.evaluation import lip_sync
@@ -245,14 +245,12 @@ def main(argv=None) -> int:
         if bad:
             raise UserError(f"--arctic-speakers {bad} are trained on; held out: {list(held.HELD_OUT_ARCTIC_SPEAKERS)}")
         neutral = neutral_recording(args.data)
+        start = time.perf_counter()
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint")
     except UserError as error:
         print(f"real_speech: error: {error}", file=sys.stderr)
         return 2
 
-    from voiceemo_jax.inference.predictor import Predictor
-
-    start = time.perf_counter()
-    predictor = Predictor.from_checkpoint(args.checkpoint)
     results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON, "lip_sync": {}}
     clips = ljspeech_clips(args.data, args.max_clips)
     lj_audio = [a for a, _ in clips]

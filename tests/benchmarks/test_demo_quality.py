@@ -54,3 +54,30 @@ def test_the_table_gives_the_intervals_and_the_comparison():
                       "model_minus_compare_interval95": [-0.0004, 0.0011]}  # fmt: skip
     both = demo_quality.table({"sets": {"held-out voice": row}, "compare_checkpoint": "old"}).splitlines()
     assert both[-1] == "| held-out voice | 0.0237 (0.0221-0.0254) | 0.0234 (0.0219-0.0250) | -0.0004 to +0.0011 |"
+
+
+def test_a_vertex_model_is_refused_in_one_line_before_any_clip_is_read(tmp_path, capsys):
+    from flax import nnx
+
+    from benchmarks import demo_quality, real_speech
+    from voiceemo_jax import checkpoint_io
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.models.voiceemo import VoiceEmo
+
+    vertices = checkpoint_io.save_model(
+        VoiceEmo(presets.model_config("tiny", output_dim=15), rngs=nnx.Rngs(0)), tmp_path / "vertex"
+    )
+    missing_corpus = tmp_path / "no_corpus"  # never read: the models are checked first
+    for argv in (["--corpus", str(missing_corpus), "--compare", str(vertices)],
+                 ["--corpus", str(missing_corpus), "--checkpoint", str(vertices)]):  # fmt: skip
+        assert demo_quality.main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("demo_quality: error: --") and "15 values per frame" in error
+        assert "\n" not in error
+    data = tmp_path / "real_speech"  # index files only: the model is refused before any audio is read
+    for corpus, rows in (("ljspeech", ""), ("tess", ""), ("ravdess", "b/19-neutral.wav\t19\tKids\tneutral\n")):
+        (data / corpus).mkdir(parents=True)
+        (data / corpus / "index.tsv").write_text("file\tspeaker\ttext\temotion\n" + rows)
+    assert real_speech.main(["--checkpoint", str(vertices), "--data", str(data), "--arctic-speakers"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("real_speech: error: --checkpoint") and "15 values per frame" in error
