@@ -50,6 +50,21 @@ def base_config() -> ml_collections.ConfigDict:
     # corpus's is ~0.5 GB); the batches are the same either way.
     config.data.keep_in_memory = False
     config.data.augment = False  # seeded waveform augmentation of training batches (loading/augmentation.py)
+    # With augment: false gives the emotion encoder the clean audio (the content encoder still
+    # reads the augmented audio).
+    config.data.augment_emotion = True
+    # Each op's probability and range, settable one by one on the command line
+    # (--config.data.augment_options.noise_probability=0); the defaults of
+    # loading/augmentation.py's AugmentOptions (a test keeps them equal).
+    config.data.augment_options = ml_collections.ConfigDict(
+        {
+            "speed_probability": 0.5, "speed_factor": (0.9, 1.1),
+            "reverb_probability": 0.3, "rt60_seconds": (0.15, 0.8), "reverb_wet": (0.1, 0.8),
+            "band_probability": 0.3, "low_hz": (50.0, 400.0), "high_hz": (2800.0, 7500.0),
+            "noise_probability": 0.5, "snr_db": (10.0, 40.0),
+            "gain_probability": 0.5, "gain_db": (-6.0, 6.0),
+        }
+    )  # fmt: skip
 
     config.train = ml_collections.ConfigDict()
     config.train.seed = 0

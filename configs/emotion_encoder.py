@@ -69,8 +69,7 @@ def get_config(arg: str | None = None):
             got = options["speed_range"]
             raise ValueError(f"configs/emotion_encoder.py: speed_range must be LO:HI, got {got!r}") from None
         augment_options["speed_factor"] = (low, high)
-    if augment_options:
-        config.data.augment_options = augment_options
+    config.data.augment_options.update(augment_options)
     config.train.per_process_batch_size = int(stage.get("batch_size", 16))
     config.train.num_steps = int(options.get("steps", stage.get("num_steps", 3500)))
     config.train.learning_rate = float(stage.get("learning_rate", 1e-3))

@@ -21,7 +21,10 @@ the same output on every run and machine. `audio` is [S] float32 at 16 kHz whose
 are numpy dicts built on the host (`input_pipeline.BatchIterator`), so training applies it
 per batch: `AugmentedIterator` wraps the batch iterator (`config.data.augment`), seeding
 every clip from the run's seed and the batch's position (epoch, batch, process), which makes
-a resumed run augment exactly as the uninterrupted one.
+a resumed run augment exactly as the uninterrupted one. With `keep_clean` (`config.data.augment_emotion`
+false) each clip also keeps its audio as it was, under CLEAN_KEYS, for the emotion encoder: the
+content encoder learns from augmented audio while the emotion the decoder is conditioned on is read
+from the clean recording, as the frozen emotion encoder of the demo's main stage was trained.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ tf = tf_setup.tensorflow()
 
 IMPULSE_SECONDS = 0.5  # impulse response length: RT60s up to ~0.8 s are at -37 dB by then
 AUDIO_KEYS = ("audio", "num_samples", "targets", "num_frames")
+CLEAN_KEYS = {"audio": "emotion_audio", "num_samples": "emotion_num_samples"}
 
 
 def _uniform(seed, low: float, high: float):
@@ -233,12 +237,15 @@ def clip_seed(*entropy: int) -> np.ndarray:
 
 
 def augment_batch(batch: dict[str, dict[str, np.ndarray]], seed: int, position: tuple[int, ...],
-                  options: AugmentOptions = AugmentOptions()) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
+                  options: AugmentOptions = AugmentOptions(), *, keep_clean: bool = False,
+                  ) -> dict[str, dict[str, np.ndarray]]:  # fmt: skip
     """Augments every row of every clip of a host batch ({"x11": clip, ...} or {"x": clip}).
 
     Clip arrays as the input pipeline makes them (audio [B, S], num_samples [B], targets
     [B, T, D], num_frames [B], labels ...); shapes are kept (padding stays zero), lengths
-    may change (speed). Row r of clip k is seeded by (seed, *position, k, r).
+    may change (speed). Row r of clip k is seeded by (seed, *position, k, r). keep_clean: each
+    clip also carries its input audio and num_samples unchanged, as "emotion_audio" and
+    "emotion_num_samples" (CLEAN_KEYS).
     """
     run = _compiled(options)
     out = {}
@@ -248,6 +255,7 @@ def augment_batch(batch: dict[str, dict[str, np.ndarray]], seed: int, position: 
             out[name] = clip
             continue
         columns = {key: np.array(clip[key], copy=True) for key in AUDIO_KEYS}
+        clean = {CLEAN_KEYS[key]: np.asarray(clip[key]) for key in CLEAN_KEYS} if keep_clean else {}
         for row in range(columns["audio"].shape[0]):
             if columns["num_samples"][row] <= 0:  # a padding row (evaluation batches): leave it
                 continue
@@ -257,7 +265,7 @@ def augment_batch(batch: dict[str, dict[str, np.ndarray]], seed: int, position: 
             )  # fmt: skip
             for key, value in zip(AUDIO_KEYS, results):
                 columns[key][row] = value.numpy()
-        out[name] = {**clip, **columns}
+        out[name] = {**clip, **columns, **clean}
     return out
 
 
@@ -269,10 +277,11 @@ class AugmentedIterator:
     get_state / set_state are the wrapped iterator's.
     """
 
-    def __init__(self, iterator, seed: int, options: AugmentOptions = AugmentOptions()):
+    def __init__(self, iterator, seed: int, options: AugmentOptions = AugmentOptions(), *, keep_clean: bool = False):
         self._iterator = iterator
         self._seed = int(seed)
         self._options = options
+        self._keep_clean = keep_clean
 
     def __iter__(self):
         return self
@@ -280,7 +289,7 @@ class AugmentedIterator:
     def __next__(self):
         state = self._iterator.get_state()
         position = (int(state["epoch"]), int(state["batch"]), int(getattr(self._iterator, "process_index", 0)))
-        return augment_batch(next(self._iterator), self._seed, position, self._options)
+        return augment_batch(next(self._iterator), self._seed, position, self._options, keep_clean=self._keep_clean)
 
     def get_state(self) -> dict[str, Any]:
         return self._iterator.get_state()
@@ -304,8 +313,13 @@ def options_from_config(config) -> AugmentOptions:
 def for_training(iterator, config):
     """The training batch iterator, wrapped in `AugmentedIterator` when `config.data.augment` is true.
 
-    Options: `options_from_config`; seeded by `config.train.seed`.
+    Options: `options_from_config`; seeded by `config.train.seed`. `config.data.augment_emotion`
+    (default true): whether the emotion encoder reads the augmented audio too; false keeps the
+    clean audio for it (`keep_clean`).
     """
     if not config.data.get("augment", False):
         return iterator
-    return AugmentedIterator(iterator, seed=config.train.seed, options=options_from_config(config))
+    keep_clean = not config.data.get("augment_emotion", True)
+    return AugmentedIterator(
+        iterator, seed=config.train.seed, options=options_from_config(config), keep_clean=keep_clean
+    )

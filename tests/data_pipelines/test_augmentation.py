@@ -149,3 +149,31 @@ def test_training_batches_are_augmented_by_position_and_resume_identically(clip)
     resumed = aug.for_training(_Positions(clip), config)
     resumed.set_state(state)
     np.testing.assert_array_equal(next(resumed)["x21"]["audio"], third["x21"]["audio"])
+
+
+def test_without_augment_emotion_each_clip_keeps_its_clean_audio_for_the_emotion_encoder(clip):
+    config = ml_collections.ConfigDict({"data": {"augment": True, "augment_options": {"noise_probability": 1.0}},
+                                        "train": {"seed": 5}})  # fmt: skip
+    assert "emotion_audio" not in next(aug.for_training(_Positions(clip), config))["x12"]
+    config.data.augment_emotion = False
+    out = next(aug.for_training(_Positions(clip), config))
+    for name, x in out.items():
+        original = _batch(clip)[name]
+        np.testing.assert_array_equal(x["emotion_audio"], original["audio"])
+        np.testing.assert_array_equal(x["emotion_num_samples"], original["num_samples"])
+        assert not np.allclose(x["audio"][0, :CLIP], original["audio"][0, :CLIP])  # the content's audio is augmented
+
+
+def test_the_configs_augment_options_are_the_ops_defaults_and_each_is_settable_on_the_command_line():
+    import dataclasses
+
+    from configs.common import base_config
+    from voiceemo_jax.training.config_loading import apply_overrides
+
+    config = base_config()
+    assert dict(config.data.augment_options) == dataclasses.asdict(aug.AugmentOptions())
+    overrides = ["--config.data.augment_options.noise_probability=0.8", "--config.data.augment_options.snr_db=30,50"]
+    apply_overrides(config, overrides + ["--config.data.augment_emotion=false"])
+    options = aug.options_from_config(config)
+    assert options.noise_probability == 0.8 and options.snr_db == (30.0, 50.0) and options.speed_probability == 0.5
+    assert config.data.augment_emotion is False

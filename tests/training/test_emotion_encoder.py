@@ -105,7 +105,7 @@ def test_the_config_trains_the_demo_models_encoder_and_names_what_demo_starts_fr
     assert real.model.emotion_frontend == "wav2vec2" and real.train.num_steps == 3500  # the recipe as measured
     assert real.data.augment_options.speed_probability == 0.0 and real.init_from == ""
     wide = load_config("configs/emotion_encoder.py:real_speech,speed_range=0.8:1.25").data.augment_options
-    assert tuple(wide.speed_factor) == (0.8, 1.25) and "speed_probability" not in wide
+    assert tuple(wide.speed_factor) == (0.8, 1.25) and wide.speed_probability == 0.5  # the default probability
     with pytest.raises(Exception, match="speed_range must be LO:HI"):
         load_config("configs/emotion_encoder.py:real_speech,speed_range=0.8")
     main_stage = load_config("configs/real_speech.py")

@@ -112,3 +112,48 @@ def test_a_mouth_opening_weight_needs_arkit_outputs():
     config.loss.mouth_opening = -1.0
     with pytest.raises(UserError, match=">= 0"):
         trainer._check_mouth_opening(config, 52)
+
+
+def test_the_emotion_encoder_reads_the_clean_audio_that_augmentation_kept():
+    from flax import nnx
+
+    from voiceemo_jax.models import presets
+    from voiceemo_jax.models.voiceemo import VoiceEmo
+    from voiceemo_jax.testing.batches import synthetic_triplet_batch
+    from voiceemo_jax.training import objective
+
+    model = VoiceEmo(presets.model_config("tiny"), rngs=nnx.Rngs(0))
+    clean = jax.tree.map(jnp.asarray, synthetic_triplet_batch(2, samples=4000))
+    noise = jax.random.normal(jax.random.key(0), clean["x21"]["audio"].shape) * 0.3
+    weights = {"cross": 1.0, "self": 1.0, "velocity": 0.5, "emotion": 1.0}
+
+    def loss_with_noisy_x21(keep_clean: bool):
+        x21 = dict(clean["x21"], audio=clean["x21"]["audio"] + noise)
+        if keep_clean:
+            x21.update(emotion_audio=clean["x21"]["audio"], emotion_num_samples=clean["x21"]["num_samples"])
+        _, metrics = objective.triplet_objective(model, dict(clean, x21=x21), weights, deterministic=True)
+        return float(metrics["loss/emotion"])
+
+    _, reference = objective.triplet_objective(model, clean, weights, deterministic=True)
+    # X21 feeds the emotion encoder only: with its clean audio kept, the loss is the clean batch's.
+    assert loss_with_noisy_x21(True) == pytest.approx(float(reference["loss/emotion"]), rel=1e-6)
+    assert loss_with_noisy_x21(False) != pytest.approx(float(reference["loss/emotion"]), rel=1e-3)
+
+    # A freshly built synthesizer ignores its emotion input (zero-initialised projection): perturb it.
+    graph, params, rest = nnx.split(model, nnx.Param, ...)
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(1), len(leaves))
+    leaves = [leaf + 0.05 * jax.random.normal(k, leaf.shape, leaf.dtype) for leaf, k in zip(leaves, keys)]
+    model = nnx.merge(graph, jax.tree.unflatten(tree, leaves), rest)
+    x = dict(clean["x12"], audio=clean["x12"]["audio"] + noise)
+    kept = dict(x, emotion_audio=clean["x12"]["audio"], emotion_num_samples=clean["x12"]["num_samples"])
+    outputs = model(x["audio"], x["num_samples"], x["level"], x["person"], emotion_audio=clean["x12"]["audio"],
+                    emotion_num_samples=clean["x12"]["num_samples"], num_frames=x["num_frames"],
+                    max_frames=x["targets"].shape[1])["outputs"]  # fmt: skip
+    expected = losses.reconstruction_loss(outputs, x["targets"], x["num_frames"]) + 0.5 * losses.velocity_loss(
+        outputs, x["targets"], x["num_frames"]
+    )
+    total_kept, _ = objective.single_objective(model, {"x": kept}, weights, deterministic=True)
+    total_noisy, _ = objective.single_objective(model, {"x": x}, weights, deterministic=True)
+    assert float(total_kept) == pytest.approx(float(expected), rel=1e-6)
+    assert float(total_noisy) != pytest.approx(float(expected), rel=1e-4)

@@ -32,6 +32,12 @@ def _encode(model, clip, *, deterministic, rngs):
     return content, frames
 
 
+def _emotion_input(clip):
+    """The audio the emotion encoder reads: the clean recording when augmentation kept it
+    (`augmentation.CLEAN_KEYS`), else the clip's audio."""
+    return clip.get("emotion_audio", clip["audio"]), clip.get("emotion_num_samples", clip["num_samples"])
+
+
 def _float32(x: jax.Array) -> jax.Array:
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
@@ -71,8 +77,11 @@ def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None, 
     kw = dict(deterministic=deterministic, rngs=rngs)
     content12, frames = _encode(model, x12, **kw)
     # Emotion of X12 (self) and X21 (cross) in one encoder call.
-    both = {k: jnp.concatenate([x12[k], x21[k]]) for k in ("audio", "num_samples", "num_frames")}
-    emotion, logits = model.emotion_encoder(both["audio"], both["num_samples"], both["num_frames"], frames, **kw)
+    (audio12, samples12), (audio21, samples21) = _emotion_input(x12), _emotion_input(x21)
+    emotion, logits = model.emotion_encoder(
+        jnp.concatenate([audio12, audio21]), jnp.concatenate([samples12, samples21]),
+        jnp.concatenate([x12["num_frames"], x21["num_frames"]]), frames, **kw,
+    )  # fmt: skip
     batch_size = x12["audio"].shape[0]
     emotion12, emotion21, logits21 = emotion[:batch_size], emotion[batch_size:], logits[batch_size:]
 
@@ -114,9 +123,11 @@ def triplet_objective(model, batch, weights, *, deterministic=False, rngs=None, 
 def single_objective(model, batch, weights, *, deterministic=False, rngs=None, face_emotion=None):
     """-> (weighted total loss, metrics). batch: {"x": clip}: self-reconstruction + velocity."""
     x = batch["x"]
+    emotion_audio, emotion_num_samples = _emotion_input(x)
     result = model(
-        x["audio"], x["num_samples"], x["level"], x["person"],
-        num_frames=x["num_frames"], max_frames=x["targets"].shape[1], deterministic=deterministic, rngs=rngs,
+        x["audio"], x["num_samples"], x["level"], x["person"], emotion_audio=emotion_audio,
+        emotion_num_samples=emotion_num_samples, num_frames=x["num_frames"], max_frames=x["targets"].shape[1],
+        deterministic=deterministic, rngs=rngs,
     )  # fmt: skip
     self_recon, velocity = _velocity_and_recon(result["outputs"], x)
     total = weights["self"] * self_recon + weights["velocity"] * velocity
