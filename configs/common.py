@@ -50,8 +50,8 @@ def base_config() -> ml_collections.ConfigDict:
     # corpus's is ~0.5 GB); the batches are the same either way.
     config.data.keep_in_memory = False
     config.data.augment = False  # seeded waveform augmentation of training batches (loading/augmentation.py)
-    # With augment: false gives the emotion encoder the clean audio (the content encoder still
-    # reads the augmented audio).
+    # When augmenting: false gives the emotion encoder each clip's clean audio (the content
+    # encoder still reads the augmented audio).
     config.data.augment_emotion = True
     # Each op's probability and range, settable one by one on the command line
     # (--config.data.augment_options.noise_probability=0); the defaults of
