@@ -57,6 +57,11 @@ def mouth_errors(outputs: list[np.ndarray], targets: list[np.ndarray]) -> tuple[
     return sums, np.array([t[:, MOUTH].size for t in targets], np.float64)
 
 
+def pooled_mae(sums: np.ndarray, counts: np.ndarray) -> float:
+    """The mouth MAE over all the clips of `mouth_errors`."""
+    return float(sums.sum() / counts.sum())
+
+
 def mae_draws(sums: np.ndarray, counts: np.ndarray, seed: int = 0) -> np.ndarray:
     """The pooled MAE of `BOOTSTRAP` draws of the clips with replacement (the same draws for the same
     number of clips and seed, so two models' draws pair up)."""
@@ -174,16 +179,16 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions, 
     labels = list(predictor.emotion_labels)
 
     def mouth_mae(outputs):
-        sums, counts = mouth_errors(outputs, targets)
-        return float(sums.sum() / counts.sum())
+        return pooled_mae(*mouth_errors(outputs, targets))
 
     model_out = [p.outputs for p in predictions]
-    model_draws = mae_draws(*mouth_errors(model_out, targets))
+    model_errors = mouth_errors(model_out, targets)
+    model_draws = mae_draws(*model_errors)
     correct = [labels[int(np.argmax(p.emotion_logits))] == c["emotion"] for p, c in zip(predictions, clips)]
     report = {
         "clips": len(clips),
         "mouth_mae": {
-            "model": mouth_mae(model_out),
+            "model": pooled_mae(*model_errors),
             "mean_pose": mouth_mae([baselines.mean(len(t)) for t in targets]),
             "loudness_jaw": mouth_mae([baselines.loudness_jaw(a, len(t)) for a, t in zip(audio, targets)]),
         },
@@ -197,7 +202,7 @@ def evaluate_set(name, predictor, root, clips, baselines, signatures, emotions, 
         other = mouth_errors([p.outputs for p in predict_all(compare, clips, audio)], targets)
         other_draws = mae_draws(*other)
         report["compare"] = {
-            "mouth_mae": float(other[0].sum() / other[1].sum()),
+            "mouth_mae": pooled_mae(*other),
             "mouth_mae_interval95": interval95(other_draws),
             "model_minus_compare_interval95": interval95(model_draws - other_draws),
         }
