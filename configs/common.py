@@ -63,6 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
             "band_probability": 0.3, "low_hz": (50.0, 400.0), "high_hz": (2800.0, 7500.0),
             "noise_probability": 0.5, "snr_db": (10.0, 40.0),
             "gain_probability": 0.5, "gain_db": (-6.0, 6.0),
+            "silence_probability": 0.0, "silence_level_db": (-90.0, -45.0),
         }
     )  # fmt: skip
 

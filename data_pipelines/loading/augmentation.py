@@ -1,4 +1,4 @@
-"""Waveform augmentation for training: speed, room reverberation, band-limiting, noise, gain.
+"""Waveform augmentation for training: speed, pauses, room reverberation, band-limiting, noise, gain.
 
 Each op is a small pure-TensorFlow function of one clip, so it runs eagerly (numpy in,
 tensors out), inside `tf.data` maps and under `tf.function` alike. Randomness is
@@ -16,6 +16,10 @@ the same output on every run and machine. `audio` is [S] float32 at 16 kHz whose
                     resampled by a factor drawn from `factor` and the [T, D] targets are
                     time-warped with it, so lips stay in sync; the length changes (never
                     past the padded length S)
+    silence         the clip becomes a pause: low white noise (RMS level in dBFS drawn from
+                    `level_db`, digital silence included) over the same length, every target
+                    frame the clip's first (its rest pose: clips begin in silence), so a window
+                    of audio with no speech in it (a long pause of a stream) keeps the mouth shut
 
 `augment_clip` chains them, each with its probability (`AugmentOptions`). Training batches
 are numpy dicts built on the host (`input_pipeline.BatchIterator`), so training applies it
@@ -44,6 +48,7 @@ tf = tf_setup.tensorflow()
 IMPULSE_SECONDS = 0.5  # impulse response length: RT60s up to ~0.8 s are at -37 dB by then
 AUDIO_KEYS = ("audio", "num_samples", "targets", "num_frames")
 CLEAN_KEYS = {"audio": "emotion_audio", "num_samples": "emotion_num_samples"}
+PAUSE_STREAM = 1_000_003  # in the silence op's seed (augment_batch), apart from the clip seeds' indices
 
 
 def _uniform(seed, low: float, high: float):
@@ -119,6 +124,20 @@ def band_limit(audio, num_samples, seed, low_hz=(50.0, 400.0), high_hz=(2800.0, 
     return filtered * _valid(audio, num_samples)
 
 
+def silence(audio, num_samples, targets, num_frames, seed, level_db=(-90.0, -45.0)):
+    """The clip replaced by a pause of the same length: white noise at an RMS level (dBFS) drawn
+    from `level_db` (below -100 dB: digital silence), and every target frame the clip's first.
+    Returns (audio [S], targets [T, D]); padding stays zero."""
+    audio = tf.convert_to_tensor(audio, tf.float32)
+    targets = tf.convert_to_tensor(targets, tf.float32)
+    level_seed, noise_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    level = _uniform(level_seed, *level_db)
+    scale = tf.where(level < -100.0, 0.0, tf.pow(10.0, level / 20.0))
+    noise = tf.random.stateless_normal(tf.shape(audio), noise_seed) * scale * _valid(audio, num_samples)
+    frames = tf.sequence_mask(num_frames, tf.shape(targets)[0], dtype=tf.float32)[:, None]
+    return noise, frames * targets[:1]
+
+
 def _interpolate(values, positions):
     """values [N, ...] at fractional positions [M] (clamped to [0, N-1]), linearly: -> [M, ...]."""
     last = tf.cast(tf.shape(values)[0] - 1, tf.float32)
@@ -171,13 +190,20 @@ class AugmentOptions:
     snr_db: tuple[float, float] = (10.0, 40.0)
     gain_probability: float = 0.5
     gain_db: tuple[float, float] = (-6.0, 6.0)
+    silence_probability: float = 0.0
+    silence_level_db: tuple[float, float] = (-90.0, -45.0)
 
 
-def augment_clip(clip: dict[str, Any], seed, options: AugmentOptions = AugmentOptions()) -> dict[str, Any]:
-    """The ops in order speed, reverberation, band-limit, noise, gain, each with its probability.
+def augment_clip(
+    clip: dict[str, Any], seed, options: AugmentOptions = AugmentOptions(), pause_seed=None
+) -> dict[str, Any]:
+    """The ops in order speed, silence, reverberation, band-limit, noise, gain, each with its
+    probability.
 
     clip: {"audio": [S], "num_samples": [], "targets": [T, D], "num_frames": [], ...}; other
-    keys pass through. Returns the same keys as tensors.
+    keys pass through. Returns the same keys as tensors. `pause_seed` ([2] int32) draws the
+    silence op (whether, and its level); default: folded from `seed`. The other ops draw from
+    `seed` alone, as they did before the silence op existed.
     """
     seeds = tf.unstack(tf.random.experimental.stateless_split(tf.convert_to_tensor(seed, tf.int32), 10))
     audio = tf.convert_to_tensor(clip["audio"], tf.float32)
@@ -193,6 +219,15 @@ def augment_clip(clip: dict[str, Any], seed, options: AugmentOptions = AugmentOp
             chosen(0, options.speed_probability),
             lambda: change_speed(audio, num_samples, targets, num_frames, seeds[1], options.speed_factor),
             lambda: (audio, num_samples, targets, num_frames),
+        )
+    if options.silence_probability > 0:
+        if pause_seed is None:
+            pause_seed = tf.random.experimental.stateless_fold_in(tf.convert_to_tensor(seed, tf.int32), 10)
+        pick, draw = tf.unstack(tf.random.experimental.stateless_split(tf.convert_to_tensor(pause_seed, tf.int32), 2))
+        audio, targets = tf.cond(
+            _uniform(pick, 0.0, 1.0) < options.silence_probability,
+            lambda: silence(audio, num_samples, targets, num_frames, draw, options.silence_level_db),
+            lambda: (audio, targets),
         )
     steps = (
         (options.reverb_probability, functools.partial(reverberate, rt60_seconds=options.rt60_seconds,
@@ -220,12 +255,13 @@ def _compiled(options: AugmentOptions):
         tf.TensorSpec([None, None], tf.float32),
         tf.TensorSpec([], tf.int32),
         tf.TensorSpec([2], tf.int32),
+        tf.TensorSpec([2], tf.int32),
     )
 
     @tf.function(input_signature=signature)
-    def run(audio, num_samples, targets, num_frames, seed):
+    def run(audio, num_samples, targets, num_frames, seed, pause_seed):
         clip = {"audio": audio, "num_samples": num_samples, "targets": targets, "num_frames": num_frames}
-        out = augment_clip(clip, seed, options)
+        out = augment_clip(clip, seed, options, pause_seed)
         return tuple(out[key] for key in AUDIO_KEYS)
 
     return run
@@ -243,7 +279,9 @@ def augment_batch(batch: dict[str, dict[str, np.ndarray]], seed: int, position: 
 
     Clip arrays as the input pipeline makes them (audio [B, S], num_samples [B], targets
     [B, T, D], num_frames [B], labels ...); shapes are kept (padding stays zero), lengths
-    may change (speed). Row r of clip k is seeded by (seed, *position, k, r). keep_clean: each
+    may change (speed). Row r of clip k is seeded by (seed, *position, k, r); the silence op by
+    (seed, *position, r, PAUSE_STREAM) alone, so the clips of one row (a triplet's x11, x12 and x21)
+    become pauses together and the cross-reconstruction target is a pause too. keep_clean: each
     clip also carries its input audio and num_samples unchanged, as "emotion_audio" and
     "emotion_num_samples" (CLEAN_KEYS).
     """
@@ -262,6 +300,7 @@ def augment_batch(batch: dict[str, dict[str, np.ndarray]], seed: int, position: 
             results = run(
                 columns["audio"][row], np.int32(columns["num_samples"][row]), columns["targets"][row],
                 np.int32(columns["num_frames"][row]), clip_seed(seed, *position, k, row),
+                clip_seed(seed, *position, row, PAUSE_STREAM),
             )  # fmt: skip
             for key, value in zip(AUDIO_KEYS, results):
                 columns[key][row] = value.numpy()

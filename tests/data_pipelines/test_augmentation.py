@@ -38,6 +38,7 @@ OPS = {
     "reverberate": lambda c, s: aug.reverberate(c["audio"], c["num_samples"], s),
     "band_limit": lambda c, s: aug.band_limit(c["audio"], c["num_samples"], s, (300.0, 300.0), (3000.0, 3000.0)),
     "change_speed": lambda c, s: aug.change_speed(c["audio"], c["num_samples"], c["targets"], c["num_frames"], s)[0],
+    "silence": lambda c, s: aug.silence(c["audio"], c["num_samples"], c["targets"], c["num_frames"], s)[0],
 }
 
 
@@ -111,6 +112,27 @@ def _batch(clip) -> dict:
     }  # fmt: skip
 
 
+def test_silence_is_a_pause_at_the_drawn_level_with_the_rest_pose_as_every_target(clip):
+    audio, targets = (x.numpy() for x in aug.silence(clip["audio"], clip["num_samples"], clip["targets"],
+                                                     clip["num_frames"], SEED, level_db=(-60.0, -60.0)))  # fmt: skip
+    level = 10 * np.log10(np.mean(audio[:CLIP] ** 2))
+    assert abs(level - -60.0) < 0.2 and np.all(audio[CLIP:] == 0.0)
+    np.testing.assert_array_equal(targets[:45], np.tile(clip["targets"][:1], (45, 1)))  # the clip's first frame
+    assert np.all(targets[45:] == 0.0) and targets.shape == clip["targets"].shape
+    digital, _ = aug.silence(clip["audio"], clip["num_samples"], clip["targets"], clip["num_frames"], SEED,
+                             level_db=(-120.0, -120.0))  # fmt: skip
+    assert np.all(digital.numpy() == 0.0)
+
+
+def test_the_silence_op_leaves_the_other_ops_draws_as_they_were(clip):
+    speed_only = aug.AugmentOptions(speed_probability=1.0, reverb_probability=0, band_probability=0,
+                                    noise_probability=0, gain_probability=0)  # fmt: skip
+    with_pause = aug.AugmentOptions(**{**speed_only.__dict__, "silence_probability": 1.0})
+    plain, paused = aug.augment_clip(clip, SEED, speed_only), aug.augment_clip(clip, SEED, with_pause)
+    assert int(paused["num_samples"]) == int(plain["num_samples"]) != CLIP  # the same speed drawn
+    assert np.sqrt(np.mean(paused["audio"].numpy() ** 2)) < 0.01  # and then the pause (below -40 dBFS)
+
+
 class _Positions:
     """A stand-in batch iterator: the same batch at every position, position in its state."""
 
@@ -162,6 +184,24 @@ def test_without_augment_emotion_each_clip_keeps_its_clean_audio_for_the_emotion
         np.testing.assert_array_equal(x["emotion_audio"], original["audio"])
         np.testing.assert_array_equal(x["emotion_num_samples"], original["num_samples"])
         assert not np.allclose(x["audio"][0, :CLIP], original["audio"][0, :CLIP])  # the content's audio is augmented
+
+
+def test_the_clips_of_a_row_become_pauses_together(clip):
+    config = ml_collections.ConfigDict({"data": {"augment": True, "augment_options": {
+        "silence_probability": 0.5, "speed_probability": 0.0, "reverb_probability": 0.0, "band_probability": 0.0,
+        "noise_probability": 0.0, "gain_probability": 0.0}}, "train": {"seed": 5}})  # fmt: skip
+    iterator = aug.for_training(_Positions(clip), config)
+    paused = []
+    for _ in range(8):
+        out = next(iterator)
+        rows = {name: [bool(np.sqrt(np.mean(x["audio"][r] ** 2)) < 0.01) for r in range(2)] for name, x in out.items()}
+        assert rows["x11"] == rows["x12"] == rows["x21"]  # a triplet's three clips are paused or none
+        for r, is_pause in enumerate(rows["x11"]):
+            if is_pause:
+                n = out["x11"]["num_frames"][r]
+                np.testing.assert_array_equal(out["x11"]["targets"][r, :n], out["x11"]["targets"][r, :1].repeat(n, 0))
+        paused += rows["x11"]
+    assert 0 < sum(paused) < len(paused)
 
 
 def test_the_configs_augment_options_are_the_ops_defaults_and_each_is_settable_on_the_command_line():

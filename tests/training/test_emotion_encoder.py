@@ -155,6 +155,15 @@ def test_pretraining_changes_only_the_emotion_encoder_and_writes_a_model(fixture
     assert moved and all(k.startswith("['emotion_encoder']") for k in moved), moved
 
 
+def test_the_stage_refuses_pauses_which_have_no_emotion(fixture_build, tmp_path, capsys):
+    argv = ["train", "--config", "configs/emotion_encoder.py:tiny", "--workdir", str(tmp_path / "run"),
+            "--config.data.fixture=false", f"--config.data.dir={fixture_build}", "--config.train.num_steps=2",
+            "--config.data.augment=true", "--config.data.augment_options.silence_probability=0.5"]  # fmt: skip
+    assert main(argv) == 2
+    assert "cannot augment with pauses" in capsys.readouterr().err
+    assert not (tmp_path / "run" / emotion_encoder.OUTPUT_FOLDER).exists()
+
+
 def test_validation_accuracy_is_reported_per_source_of_a_merged_build():
     names = ("voiceemo_synth/kal", "voiceemo_speech/ravdess_17", "voiceemo_speech/tess_OAF")
     sources = emotion_encoder.source_names(np.array([0, 0, 1, 2]), names)

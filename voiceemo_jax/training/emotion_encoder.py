@@ -275,6 +275,11 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
         from data_pipelines.loading import augmentation
 
         augment_options = augmentation.options_from_config(config)
+        if augment_options.silence_probability > 0:
+            raise UserError(
+                "the emotion stage cannot augment with pauses (a pause has no emotion): "
+                "set --config.data.augment_options.silence_probability=0"
+            )
     average = jax.jit(lambda a, p, i: averaged(a, p, ema_decay, i)) if ema_decay else None
     kept = params  # what is validated and kept: the parameters, or their moving average
     best = (-1.0, 0, params, {})
