@@ -23,6 +23,11 @@ DIR is the real-speech folder (`cmu_arctic/`, `ljspeech/`, `tess/`, `ravdess/`, 
 - 7-class emotion accuracy (angry, disgust, fear, happy, neutral, sad, surprise) on the held-out
   RAVDESS actors (calm left out) and the held-out TESS words, with its 95% interval (Wilson score:
   104 clips leave about +-10 points) and confusion matrices;
+- pauses: the mean mouth opening where nobody speaks, over a 3 s silent clip and over the middle
+  of an 8 s pause (digital silence, or white noise at -60 or -40 dBFS RMS) between two copies
+  of the shortest LJSpeech clip, the clip run whole and streamed (`Streamer`'s default
+  geometry, whose 4 s windows fall wholly inside the pause), beside the mean opening over that
+  clip's speech;
 - with `--corpus`, the synthetic-corpus figures of `benchmarks/demo_quality.py`.
 
 Predictions: person 0, level 1 (the strong level), raw outputs (no smoothing, no blinks).
@@ -41,6 +46,7 @@ from benchmarks import arkit_predictor, print_and_write, results_parser, shown_p
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
 from voiceemo_jax.evaluation import lip_sync
+from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 BATCH = 8
@@ -188,6 +194,48 @@ def neutral_recording(root: Path) -> held.Recording:
     return neutral[0]
 
 
+PAUSE_SECONDS = 8.0
+PAUSE_NOISE_DBFS = {"digital silence": None, "noise at -60 dBFS": -60.0, "noise at -40 dBFS": -40.0}
+
+
+def pause_figures(opening, streamed, speech: np.ndarray) -> dict:
+    """Mean mouth opening where nobody speaks (module docstring, "pauses"). opening, streamed:
+    audio [S] -> the model's mouth opening [T], the clip run whole or streamed; `speech`: the
+    clip either side of each pause. Noise seeded: the same figures on every run."""
+    rng = np.random.default_rng(0)
+    speech = np.asarray(speech, np.float32)
+    speech_frames = len(speech) * FPS // SAMPLE_RATE_HZ
+    pause = int(PAUSE_SECONDS * SAMPLE_RATE_HZ)
+    middle = slice(speech_frames + FPS, speech_frames + int(PAUSE_SECONDS * FPS) - FPS)  # 1 s in from each end
+    out = {"silent clip (3 s)": float(np.mean(opening(np.zeros(3 * SAMPLE_RATE_HZ, np.float32)))),
+           "speech (whole clip)": float(np.mean(opening(speech))), "pause_seconds": PAUSE_SECONDS}  # fmt: skip
+    for name, dbfs in PAUSE_NOISE_DBFS.items():
+        gap = np.zeros(pause) if dbfs is None else rng.standard_normal(pause) * 10 ** (dbfs / 20)
+        audio = np.concatenate([speech, gap, speech]).astype(np.float32)
+        out[f"pause, {name}"] = {
+            "whole clip": float(np.mean(opening(audio)[middle])),
+            "streamed": float(np.mean(streamed(audio)[middle])),
+        }
+    return out
+
+
+def model_openings(predictor, checkpoint: Path):
+    """(whole, streamed): audio -> the model's mouth opening, run whole (windowed past the
+    predictor's window) or through `Streamer` (its default geometry, fed 0.1 s at a time)."""
+    from voiceemo_jax.inference.streaming import Streamer
+
+    def whole(audio):
+        return lip_sync.mouth_opening(predictor.predict(audio, level=LEVEL, person=PERSON).outputs)
+
+    def streamed(audio):
+        streamer = Streamer.from_checkpoint(checkpoint, level=LEVEL, person=PERSON)
+        hop = SAMPLE_RATE_HZ // 10
+        frames = [streamer.feed(audio[i : i + hop]) for i in range(0, len(audio), hop)] + [streamer.finish()]
+        return lip_sync.mouth_opening(np.concatenate(frames))
+
+    return whole, streamed
+
+
 def synthetic_figures(predictor_checkpoint: Path, corpus: Path) -> dict:
     """benchmarks/demo_quality.py's sets on the synthetic corpus."""
     from benchmarks import demo_quality
@@ -220,6 +268,14 @@ def table(results: dict) -> str:
     for name, s in results["emotion"].items():
         low, high = s["interval95"]
         rows.append(f"| {name} | {s['clips']} | {s['accuracy']:.1%} | {low:.1%}-{high:.1%} |")
+    if "pauses" in results:
+        p = results["pauses"]
+        rows += ["", "| where nobody speaks | mouth opening: whole clip | streamed |", "|---|---:|---:|",
+                 f"| silent clip (3 s) | {p['silent clip (3 s)']:.3f} | |",
+                 f"| (speech, for scale) | {p['speech (whole clip)']:.3f} | |"]  # fmt: skip
+        for name in PAUSE_NOISE_DBFS:
+            m = p[f"pause, {name}"]
+            rows.append(f"| {p['pause_seconds']:g} s pause, {name} | {m['whole clip']:.3f} | {m['streamed']:.3f} |")
     if "synthetic" in results:
         rows += ["", "| synthetic set | clips | mouth MAE | jawOpen r | emotion |", "|---|---:|---:|---:|---:|"]
         for name, s in results["synthetic"].items():
@@ -276,6 +332,7 @@ def main(argv=None) -> int:
     results["emotion"] = {
         name: emotion_set(predictor, chosen) for name, chosen in emotion_recordings(args.data).items()
     }
+    results["pauses"] = pause_figures(*model_openings(predictor, args.checkpoint), min(lj_audio, key=len))
     if args.corpus:
         results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus)
     results["seconds"] = round(time.perf_counter() - start, 1)

@@ -119,3 +119,32 @@ def test_the_table_gives_each_signals_interval_above_loudness():
                                           "auc_open_vs_m": [0.02, 0.1]}}}  # fmt: skip
     lines = real_speech.table({"lip_sync": {"LJSpeech": lip}, "emotion": {}}).splitlines()
     assert "| LJSpeech | model | +0.120 to +0.250 | -0.031 to +0.040 | +0.020 to +0.100 |" in lines
+
+
+def _frame_rms(audio):
+    """A stand-in model whose mouth opening is each 1/30 s frame's RMS (30 frames a second)."""
+    step = 16000 // 30
+    frames = -(-len(audio) // step)
+    return np.array([np.sqrt(np.mean(np.square(audio[i * step : (i + 1) * step]))) for i in range(frames)])
+
+
+def test_pause_figures_read_the_middle_of_each_pause_and_the_silent_clip():
+    speech = (0.5 * np.sin(np.arange(32000) * 0.05)).astype(np.float32)  # 2 s, RMS 0.354
+    streamed_calls = []
+
+    def streamed(audio):
+        streamed_calls.append(len(audio))
+        return _frame_rms(audio) + 1.0  # told apart from the whole-clip figure
+
+    figures = real_speech.pause_figures(_frame_rms, streamed, speech)
+    assert figures["silent clip (3 s)"] == 0.0
+    assert figures["speech (whole clip)"] == pytest.approx(0.354, abs=0.01)
+    assert figures["pause, digital silence"] == {"whole clip": 0.0, "streamed": 1.0}  # no speech frame read
+    for name, dbfs in (("noise at -60 dBFS", -60), ("noise at -40 dBFS", -40)):
+        level = 20 * np.log10(figures[f"pause, {name}"]["whole clip"])
+        assert level == pytest.approx(dbfs, abs=0.5)
+    assert streamed_calls == [len(speech) * 2 + 8 * 16000] * 3
+    again = real_speech.pause_figures(_frame_rms, streamed, speech)
+    assert again == figures  # seeded noise
+    table = real_speech.table({"lip_sync": {}, "emotion": {}, "pauses": figures})
+    assert "| 8 s pause, noise at -40 dBFS | 0.010 | 1.010 |" in table
