@@ -19,7 +19,8 @@ DIR is the real-speech folder (`cmu_arctic/`, `ljspeech/`, `tess/`, `ravdess/`, 
   (ARPAbet "ax": a mid vowel, so neither an open vowel nor as open in the reference), and LJSpeech
   again with the emotion taken from one held-out neutral RAVDESS recording (`--emotion-audio`'s
   way) instead of each clip's own: lip sync apart from the emotion the model reads, whose
-  expression moves the jaw;
+  expression moves the jaw; and LJSpeech streamed (`Streamer`'s default geometry: 4 s windows,
+  each normalised and read for its emotion on its own), as `voiceemo stream` would animate it;
 - 7-class emotion accuracy (angry, disgust, fear, happy, neutral, sad, surprise) on the held-out
   RAVDESS actors (calm left out) and the held-out TESS words, with its 95% interval (Wilson score:
   104 clips leave about +-10 points) and confusion matrices;
@@ -94,13 +95,18 @@ def ceiling_opening(phones: list[lip_sync.PhoneInterval], num_frames: int) -> np
 def lip_sync_set(predictor, clips: list[tuple[np.ndarray, list[lip_sync.PhoneInterval]]], predictions=None) -> dict:
     """clips: (audio, phones) -> LipSyncScores.summary() for "model", "loudness" and "ceiling"
     (`predictions`: the clips' predictions where already made)."""
-    scores = lip_sync.LipSyncScores()
     if predictions is None:
         predictions = predict_all(predictor, [a for a, _ in clips])
-    for (audio, phones), prediction in zip(clips, predictions):
-        n = len(prediction.outputs)
+    return opening_scores(clips, [lip_sync.mouth_opening(p.outputs) for p in predictions])
+
+
+def opening_scores(clips: list[tuple[np.ndarray, list[lip_sync.PhoneInterval]]], openings: list[np.ndarray]) -> dict:
+    """clips: (audio, phones), openings: the model's mouth opening [T] of each -> `lip_sync_set`'s summary."""
+    scores = lip_sync.LipSyncScores()
+    for (audio, phones), opening in zip(clips, openings):
+        n = len(opening)
         scores.add_clip(phones, {
-            "model": lip_sync.mouth_opening(prediction.outputs),
+            "model": opening,
             "loudness": lip_sync.loudness(audio, n),
             "ceiling": ceiling_opening(phones, n),
         })  # fmt: skip
@@ -323,6 +329,9 @@ def main(argv=None) -> int:
         **lip_sync_set(predictor, clips, neutral_predictions),
         "emotion_audio": neutral.path.name,
     }
+    # Streamed (`voiceemo stream`'s 4 s windows, each normalised and read for emotion alone).
+    whole, streamed = model_openings(predictor, args.checkpoint)
+    results["lip_sync"]["LJSpeech, streamed"] = opening_scores(clips, [streamed(audio) for audio in lj_audio])
     print("lip sync: LJSpeech done", file=sys.stderr)
     for speaker in args.arctic_speakers:  # one set each: slt's voice is also one of festival's
         clips, failed = arctic_clips(args.data, [speaker], args.max_clips)
@@ -332,7 +341,7 @@ def main(argv=None) -> int:
     results["emotion"] = {
         name: emotion_set(predictor, chosen) for name, chosen in emotion_recordings(args.data).items()
     }
-    results["pauses"] = pause_figures(*model_openings(predictor, args.checkpoint), min(lj_audio, key=len))
+    results["pauses"] = pause_figures(whole, streamed, min(lj_audio, key=len))
     if args.corpus:
         results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus)
     results["seconds"] = round(time.perf_counter() - start, 1)

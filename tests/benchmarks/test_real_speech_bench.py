@@ -148,3 +148,16 @@ def test_pause_figures_read_the_middle_of_each_pause_and_the_silent_clip():
     assert again == figures  # seeded noise
     table = real_speech.table({"lip_sync": {}, "emotion": {}, "pauses": figures})
     assert "| 8 s pause, noise at -40 dBFS | 0.010 | 1.010 |" in table
+
+
+def test_opening_scores_score_the_given_openings_beside_loudness_and_the_ceiling():
+    from voiceemo_jax.evaluation.lip_sync import PhoneInterval
+
+    phones = [PhoneInterval(name, start, end) for name, start, end in
+              (("aa", 0.2, 0.6), ("m", 0.6, 1.0), ("aa", 1.0, 1.4), ("p", 1.4, 1.8))]  # fmt: skip
+    audio = np.random.default_rng(0).standard_normal(32000).astype(np.float32) * 0.1
+    ceiling = real_speech.ceiling_opening(phones, 60)
+    scores = real_speech.opening_scores([(audio, phones)] * 2, [ceiling, ceiling])
+    assert scores["model"] == scores["ceiling"] and scores["model"]["auc_open_vs_m"] == 1.0
+    upside_down = real_speech.opening_scores([(audio, phones)] * 2, [-ceiling, -ceiling])
+    assert upside_down["model"]["auc_open_vs_bilabial"] == 0.0 and scores["clips"] == 2
