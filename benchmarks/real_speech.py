@@ -227,14 +227,17 @@ def pause_figures(opening, streamed, speech: np.ndarray) -> dict:
 
 def model_openings(predictor, checkpoint: Path):
     """(whole, streamed): audio -> the model's mouth opening, run whole (windowed past the
-    predictor's window) or through `Streamer` (its default geometry, fed 0.1 s at a time)."""
+    predictor's window) or through `Streamer` (its default geometry, fed 0.1 s at a time; one
+    streamer, loaded once and reset for each clip)."""
     from voiceemo_jax.inference.streaming import Streamer
+
+    streamer = Streamer.from_checkpoint(checkpoint, level=LEVEL, person=PERSON)
 
     def whole(audio):
         return lip_sync.mouth_opening(predictor.predict(audio, level=LEVEL, person=PERSON).outputs)
 
     def streamed(audio):
-        streamer = Streamer.from_checkpoint(checkpoint, level=LEVEL, person=PERSON)
+        streamer.reset()
         hop = SAMPLE_RATE_HZ // 10
         frames = [streamer.feed(audio[i : i + hop]) for i in range(0, len(audio), hop)] + [streamer.finish()]
         return lip_sync.mouth_opening(np.concatenate(frames))

@@ -17,9 +17,10 @@ the same output on every run and machine. `audio` is [S] float32 at 16 kHz whose
                     time-warped with it, so lips stay in sync; the length changes (never
                     past the padded length S)
     silence         the clip becomes a pause: low white noise (RMS level in dBFS drawn from
-                    `level_db`, digital silence included) over the same length, every target
-                    frame the clip's first (its rest pose: clips begin in silence), so a window
-                    of audio with no speech in it (a long pause of a stream) keeps the mouth shut
+                    `level_db`; digital silence where it is below -100) over the same length,
+                    every target frame the clip's first (its rest pose: clips begin in
+                    silence), so a window of audio with no speech in it (a long pause of a
+                    stream) keeps the mouth shut
 
 `augment_clip` chains them, each with its probability (`AugmentOptions`). Training batches
 are numpy dicts built on the host (`input_pipeline.BatchIterator`), so training applies it

@@ -210,6 +210,16 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     ema_decay = float(train.get("ema_decay", 0.0))
     if not 0.0 <= ema_decay < 1.0:
         raise UserError(f"config.train.ema_decay must be in [0, 1), got {ema_decay}")
+    augment_options = None  # checked before any data is read
+    if config.data.get("augment", False):
+        from data_pipelines.loading import augmentation
+
+        augment_options = augmentation.options_from_config(config)
+        if augment_options.silence_probability > 0:
+            raise UserError(
+                "the emotion stage cannot augment with pauses (a pause has no emotion): "
+                "set --config.data.augment_options.silence_probability=0"
+            )
     metadata = load_metadata(data_dir)
     model_config = model_setup.build_model_config(config, metadata)
     if not config.get("init_from"):
@@ -270,16 +280,6 @@ def pretrain(config, data_dir, out, *, log=print) -> dict:
     elif config.data.get("balance_speakers", False):
         groups = train_speakers
     probabilities = sampling_weights(train_targets, bool(config.data.get("balance_emotions", False)), groups)
-    augment_options = None
-    if config.data.get("augment", False):
-        from data_pipelines.loading import augmentation
-
-        augment_options = augmentation.options_from_config(config)
-        if augment_options.silence_probability > 0:
-            raise UserError(
-                "the emotion stage cannot augment with pauses (a pause has no emotion): "
-                "set --config.data.augment_options.silence_probability=0"
-            )
     average = jax.jit(lambda a, p, i: averaged(a, p, ema_decay, i)) if ema_decay else None
     kept = params  # what is validated and kept: the parameters, or their moving average
     best = (-1.0, 0, params, {})
