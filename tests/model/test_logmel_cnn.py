@@ -2,7 +2,8 @@
 librosa's, a clip's features do not depend on how far it is padded, SpecAugment acts only while
 training, and a model with it saves, reloads and trains through the emotion stage's interface.
 The log-mel content front end (model.content_frontend=logmel_cnn): band centring removes a fixed
-filter, its features keep the phones' timing and do not depend on padding, and it saves and reloads."""
+filter, its features keep the phones' timing and do not depend on padding, its 30 fps frames read
+the audio at their own time, and it saves and reloads."""
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,7 @@ from voiceemo_jax.models.logmel_cnn import (
     content_config,
     log_mel,
     spec_augment,
+    to_output_frames,
 )
 from voiceemo_jax.models.voiceemo import VoiceEmo, VoiceEmoConfig
 
@@ -203,9 +205,33 @@ def test_content_frontend_replaces_the_wav2vec2_cnn_and_keeps_the_timing():
     assert not np.allclose(np.asarray(a), np.asarray(c))
 
 
+@pytest.mark.parametrize("time_pool", [1, 16])
+def test_time_aligned_frames_read_the_audio_at_their_own_time_whatever_the_clip_length(time_pool):
+    aligned, stretched = LogMelCNNConfig(time_aligned=True), LogMelCNNConfig()
+    for seconds in (1.0, 4.0):
+        spectrogram = 1 + round(seconds * 16000) // aligned.hop
+        frames = -(-spectrogram // time_pool)
+        # Each CNN frame holds the time (s) it is centred on: spectrogram frame i at i * 10 ms.
+        centres = (np.arange(frames) * time_pool + (time_pool - 1) / 2) * aligned.hop / 16000
+        features = jnp.asarray(centres[None, :, None], jnp.float32)
+        num_frames = round(seconds * 30)
+        args = (features, jnp.asarray([frames]), jnp.asarray([num_frames]), num_frames)
+        got = np.asarray(to_output_frames(*args, aligned, time_pool=time_pool))[0, :, 0]
+        times = np.arange(num_frames) / 30
+        inside = (times >= centres[0]) & (times <= centres[-1])
+        np.testing.assert_allclose(got[inside], times[inside], atol=1e-5)  # frame f shows f / 30 s
+        old = np.asarray(to_output_frames(*args, stretched, time_pool=time_pool))[0, :, 0]
+        # Stretched end to end instead, the last frame reads the audio's end, up to 1/30 s after its time.
+        assert old[-1] == pytest.approx(centres[-1], abs=1e-5) and old[-1] - times[-1] > 0.02
+
+
 def test_content_frontend_config_round_trips(tmp_path):
     config = presets.model_config("tiny", content_frontend="logmel_cnn", emotion_frontend="logmel_cnn")
     assert config.content_cnn == content_config() and config.emotion_cnn == LogMelCNNConfig()
+    assert config.content_cnn.time_aligned and not config.emotion_cnn.time_aligned
+    old = content_config().to_dict()
+    del old["time_aligned"]  # a checkpoint saved before the option keeps its stretched frames
+    assert not LogMelCNNConfig.from_dict(old).time_aligned
     assert config.content_cnn.max_time_mask == 1  # no span of frames masked
     assert presets.model_config("tiny").content_cnn is None  # the release's wav2vec2 CNN by default
     assert config.min_samples == 1 < presets.model_config("tiny").min_samples

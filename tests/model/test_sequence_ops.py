@@ -37,6 +37,18 @@ def test_linear_resample_batch_items_are_independent_and_zero_padded():
     assert np.all(got[1, 8:] == 0)
 
 
+def test_resample_at_times_reads_a_fixed_clock_whatever_the_lengths():
+    ramp = np.zeros((2, 40, 1), np.float32)
+    ramp[:, :, 0] = np.arange(40)  # each input frame holds its own index
+    ramp[1, 25:] = 99.0  # item 1 has 25 valid frames: its padding must not leak
+    got = np.asarray(sequence_ops.resample_at_times(jnp.asarray(ramp), jnp.array([40, 25]), jnp.array([12, 9]), 12,
+                                                    step=10 / 3, offset=0.5))[..., 0]  # fmt: skip
+    clock = np.maximum(np.arange(12) * 10 / 3 - 0.5, 0.0)
+    np.testing.assert_allclose(got[0], clock, atol=1e-5)  # output frame f reads f * step - offset
+    np.testing.assert_allclose(got[1, :8], clock[:8], atol=1e-5)  # the same clock for a shorter item
+    assert got[1, 8] == pytest.approx(24.0) and np.all(got[1, 9:] == 0)  # held at its last frame, zero past 9
+
+
 @pytest.mark.parametrize(("heads", "length", "period"), [(4, 70, 30), (4, 31, 30), (8, 50, 25), (6, 40, 30)])
 def test_periodic_alibi_bias_equals_release_table_and_spec_formula(heads, length, period):
     got = np.asarray(sequence_ops.periodic_alibi_bias(heads, length, period))

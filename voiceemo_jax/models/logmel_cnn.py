@@ -24,7 +24,11 @@ silence included, as it does for a wav2vec2 encoder.
 `LogMelContentEncoder` (model.content_frontend=logmel_cnn) puts the same kind of CNN, pooling over
 mel bands only so that it keeps 100 frames per second, in place of the content wav2vec2's CNN over
 the waveform; each mel band is centred over the clip's speech span first (`centre_bands`), and the
-wav2vec2's transformer follows as before.
+wav2vec2's transformer follows as before. Its frames become 30 fps frames on the clock
+(`LogMelCNNConfig.time_aligned`, `to_output_frames`): frame f reads the spectrogram at f / 30 s. The
+emotion encoder, and content encoders saved before the option, stretch them end to end instead
+(align_corners, as the release's wav2vec2 front ends do), which reads frame f up to 1/30 s late
+towards a clip's end.
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ class LogMelCNNConfig:
     # many frames per clip are set to the mean (0).
     max_mel_mask: int = 10
     max_time_mask: int = 30
+    # How the CNN's frames become 30 fps frames. True: on the clock (`to_output_frames`), output
+    # frame f is the CNN's features at f / 30 s, whatever the clip's length. False (checkpoints from
+    # before the option): stretched end to end (`linear_resample`, align_corners), which places
+    # frame f up to one 30 fps frame late towards the clip's end: its last frame reads the audio's
+    # end, 1/30 s after that frame's time. So a frame's features depended on how much audio
+    # followed it, and a stream's windows, which emit frames 0.6-0.9 s before their end, read them
+    # later than a whole-clip run did (BENCHMARKS.md, "Real speech").
+    time_aligned: bool = False
 
     def __post_init__(self):
         if len(self.channels) != POOLS:
@@ -224,7 +236,7 @@ class LogMelContentEncoder(nnx.Module):
         if not deterministic and rngs is not None:
             mel = spec_augment(mel, lengths, self.config, rngs.dropout())
         features, feature_lengths = self.cnn(mel, lengths, span)
-        features = sequence_ops.linear_resample(features.astype(jnp.float32), feature_lengths, num_frames, max_frames)
+        features = to_output_frames(features, feature_lengths, num_frames, max_frames, self.config, time_pool=1)
         return self.wav2vec2.encode(features, num_frames, deterministic=deterministic, rngs=rngs)
 
 
@@ -246,8 +258,9 @@ def centre_bands(mel: jax.Array, lengths: jax.Array, span: jax.Array) -> jax.Arr
 
 def content_config() -> LogMelCNNConfig:
     """The content encoder's log-mel CNN: narrower than the emotion encoder's (it runs at 100
-    frames per second, not 6), and SpecAugment masks no frames (`max_time_mask` 1: spans < 1)."""
-    return LogMelCNNConfig(channels=(16, 32, 32, 32), max_time_mask=1)
+    frames per second, not 6), SpecAugment masks no frames (`max_time_mask` 1: spans < 1), and its
+    frames are placed on the clock (`time_aligned`)."""
+    return LogMelCNNConfig(channels=(16, 32, 32, 32), max_time_mask=1, time_aligned=True)
 
 
 class LogMelEmotionEncoder(nnx.Module):
@@ -277,11 +290,32 @@ class LogMelEmotionEncoder(nnx.Module):
         mel = jnp.pad(mel, ((0, 0), (0, padded - mel.shape[1]), (0, 0)))
         features, feature_lengths = self.cnn(mel, lengths, span)
         # Zero past num_frames (linear_resample's own contract).
-        hidden = sequence_ops.linear_resample(features.astype(jnp.float32), feature_lengths, num_frames, max_frames)
+        hidden = to_output_frames(features, feature_lengths, num_frames, max_frames, self.config, time_pool=stride)
         mask = sequence_ops.length_mask(num_frames, max_frames)
         pooled = pool_frames(hidden, speech_frames(span, mask, self.config.hop), self.pooling_mode)
         logits = self.classifier(pooled, deterministic=deterministic, rngs=rngs)
         return hidden, logits
+
+
+def to_output_frames(
+    features: jax.Array, lengths: jax.Array, num_frames: jax.Array, max_frames: int, config: LogMelCNNConfig,
+    *, time_pool: int,
+) -> jax.Array:  # fmt: skip
+    """The CNN's features [B, F, H] (F spectrogram frames / time_pool, `lengths` valid) -> float32
+    [B, max_frames, H] at 30 fps, zero past num_frames.
+
+    config.time_aligned: on the clock. Spectrogram frame i is centred on i * hop samples, and a
+    CNN frame pooled over time_pool of them on the middle one, (k + (time_pool - 1) / 2) * time_pool;
+    output frame f, which shows f / 30 s, reads position f * (16000 / hop / 30) / time_pool
+    - (time_pool - 1) / (2 * time_pool) (linear interpolation, held at either end). Otherwise the
+    frames are stretched end to end (`sequence_ops.linear_resample`).
+    """
+    features = features.astype(jnp.float32)
+    if not config.time_aligned:
+        return sequence_ops.linear_resample(features, lengths, num_frames, max_frames)
+    per_frame = sequence_ops.SAMPLE_RATE_HZ / config.hop / sequence_ops.FPS  # spectrogram frames per output frame
+    offset = (time_pool - 1) / (2 * time_pool)
+    return sequence_ops.resample_at_times(features, lengths, num_frames, max_frames, per_frame / time_pool, offset)
 
 
 def speech_frames(span: jax.Array, mask: jax.Array, hop: int) -> jax.Array:

@@ -94,7 +94,27 @@ def linear_resample(features: jax.Array, in_lengths: jax.Array, out_lengths: jax
         (in_lengths - 1).astype(jnp.float32) / jnp.maximum(out_lengths - 1, 1).astype(jnp.float32),
         0.0,
     )[:, None]
-    source = scale * positions
+    return _interpolate_at(features, in_lengths, scale * positions, out_lengths, out_max)
+
+
+def resample_at_times(
+    features: jax.Array, in_lengths: jax.Array, out_lengths: jax.Array, out_max: int, step: float, offset: float = 0.0
+) -> jax.Array:
+    """Resamples each item along time so that output frame f reads input position f * step - offset
+    (linear interpolation, clamped to the item's valid input frames): a fixed clock, unlike
+    `linear_resample`, whose mapping stretches with each item's length.
+
+    features: [batch, in_max, channels]; in_lengths, out_lengths: [batch] int.
+    -> [batch, out_max, channels], zero beyond each item's out_length.
+    """
+    positions = jnp.arange(out_max, dtype=jnp.float32)[None, :]
+    source = jnp.maximum(positions * step - offset, 0.0)
+    return _interpolate_at(features, in_lengths.astype(jnp.int32), source, out_lengths.astype(jnp.int32), out_max)
+
+
+def _interpolate_at(features, in_lengths, source, out_lengths, out_max: int) -> jax.Array:
+    """features [B, in_max, C] read at fractional positions source [B or 1, out_max] (clamped to each
+    item's last valid frame), zero beyond out_lengths."""
     lower = jnp.clip(jnp.floor(source).astype(jnp.int32), 0, None)
     lower = jnp.minimum(lower, jnp.maximum(in_lengths[:, None] - 1, 0))
     upper = jnp.minimum(lower + 1, jnp.maximum(in_lengths[:, None] - 1, 0))
