@@ -3,8 +3,8 @@
 Asserted: the correlation of the mouth opening with the phone openness reference, and the AUC of
 open-vowel against /m/ frames, are above the loudness baseline's. Not asserted: open vowels against all
 of p, b, m, where the shipped model (its mouth trained on synthetic speech only) is only level with
-loudness (0.908 vs 0.901 on these clips; BENCHMARKS.md, "Real speech"). Here: r 0.72 vs 0.48, /m/ AUC
-0.88 vs 0.81.
+loudness (0.897 vs 0.901 on these clips; BENCHMARKS.md, "Real speech"). Here: r 0.70 vs 0.48, /m/ AUC
+0.86 vs 0.81.
 
 Reads a few LJSpeech recordings and their forced-aligned phone TextGrids from the shared real-speech
 folder (`../shared/data/real_speech/ljspeech`, never copied into the project); skipped where that
