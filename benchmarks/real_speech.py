@@ -225,13 +225,13 @@ def pause_figures(opening, streamed, speech: np.ndarray) -> dict:
     return out
 
 
-def model_openings(predictor, checkpoint: Path):
+def model_openings(predictor):
     """(whole, streamed): audio -> the model's mouth opening, run whole (windowed past the
     predictor's window) or through `Streamer` (its default geometry, fed 0.1 s at a time; one
-    streamer, loaded once and reset for each clip)."""
+    streamer over the predictor's model, reset for each clip)."""
     from voiceemo_jax.inference.streaming import Streamer
 
-    streamer = Streamer.from_checkpoint(checkpoint, level=LEVEL, person=PERSON)
+    streamer = Streamer(predictor.model, level=LEVEL, person=PERSON)
 
     def whole(audio):
         return lip_sync.mouth_opening(predictor.predict(audio, level=LEVEL, person=PERSON).outputs)
@@ -333,7 +333,7 @@ def main(argv=None) -> int:
         "emotion_audio": neutral.path.name,
     }
     # Streamed (`voiceemo stream`'s 4 s windows, each normalised and read for emotion alone).
-    whole, streamed = model_openings(predictor, args.checkpoint)
+    whole, streamed = model_openings(predictor)
     results["lip_sync"]["LJSpeech, streamed"] = opening_scores(clips, [streamed(audio) for audio in lj_audio])
     print("lip sync: LJSpeech done", file=sys.stderr)
     for speaker in args.arctic_speakers:  # one set each: slt's voice is also one of festival's

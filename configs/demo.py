@@ -35,8 +35,8 @@ festival's voices alone, it carries over to real voices better (LJSpeech and ARC
 fits the synthetic mouths better too (BENCHMARKS.md, "Real speech"); its frames are read on the
 clock (`LogMelCNNConfig.time_aligned`: stretched end to end, they had read the audio up to a frame
 late towards a clip's end, which cost streamed lip sync most: LJSpeech 0.836 streamed, now 0.887).
-Its mouth targets stay festival's phone timings: targets from force-aligned real speech did not improve lip sync on real
-voices (configs/real_speech.py, BENCHMARKS.md "Real speech").
+Its mouth targets stay festival's phone timings: targets from force-aligned real speech did not
+improve lip sync on real voices (configs/real_speech.py, BENCHMARKS.md "Real speech").
 """
 
 import ml_collections

@@ -313,15 +313,20 @@ def to_output_frames(
     features = features.astype(jnp.float32)
     if not config.time_aligned:
         return sequence_ops.linear_resample(features, lengths, num_frames, max_frames)
-    per_frame = sequence_ops.SAMPLE_RATE_HZ / config.hop / sequence_ops.FPS  # spectrogram frames per output frame
     offset = (time_pool - 1) / (2 * time_pool)
-    return sequence_ops.resample_at_times(features, lengths, num_frames, max_frames, per_frame / time_pool, offset)
+    step = spectrogram_frames_per_output_frame(config.hop) / time_pool
+    return sequence_ops.resample_at_times(features, lengths, num_frames, max_frames, step, offset)
+
+
+def spectrogram_frames_per_output_frame(hop: int) -> float:
+    """The clock between spectrogram frames (frame i at i * hop samples) and 30 fps output frames
+    (frame f at f / 30 s): output frame f sits at spectrogram frame f times this."""
+    return sequence_ops.SAMPLE_RATE_HZ / hop / sequence_ops.FPS
 
 
 def speech_frames(span: jax.Array, mask: jax.Array, hop: int) -> jax.Array:
     """The output frames (30 fps, `mask` [B, T] their valid ones) whose time falls in the speech
     span [B, 2] of spectrogram frames; a clip none of whose frames does keeps all of them."""
-    per_second = sequence_ops.SAMPLE_RATE_HZ / hop
-    position = jnp.arange(mask.shape[1])[None, :] * (per_second / sequence_ops.FPS)
+    position = jnp.arange(mask.shape[1])[None, :] * spectrogram_frames_per_output_frame(hop)
     inside = mask & (position >= span[:, :1] - 0.5) & (position < span[:, 1:] + 0.5)
     return jnp.where(jnp.any(inside, axis=1, keepdims=True), inside, mask)
