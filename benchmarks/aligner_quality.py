@@ -1,11 +1,17 @@
-"""The offline forced aligner against reference phone alignments (LJSpeech's Montreal Forced Aligner TextGrids).
+"""The offline forced aligner against reference phone times: LJSpeech's MFA TextGrids, or festival's own.
 
     python -m benchmarks.aligner_quality --data ../shared/data/real_speech/ljspeech \
         --json benchmarks/results/aligner_quality.json
+    python -m benchmarks.aligner_quality --festival CORPUS \
+        --json benchmarks/results/aligner_quality_festival.json
 
-DIR holds `index.tsv` (`file`, `speaker`, `text`) and `TextGrid/<file stem>.TextGrid` (tiers
-`words` and `phones`, ARPAbet with stress digits, silence as "", `sil`, `sp` or `spn`). Each
-recording is aligned to its text by `data_pipelines.sources.speech_alignment` and compared:
+`--data DIR`: DIR holds `index.tsv` (`file`, `speaker`, `text`) and `TextGrid/<file stem>.TextGrid`
+(tiers `words` and `phones`, ARPAbet with stress digits, silence as "", `sil`, `sp` or `spn`): real
+speech against another aligner's output. `--festival CORPUS`: a `voiceemo data synth` corpus, whose
+clips come with the phone times festival synthesised them at, an exact reference (its neutral
+clips by default, `--emotion` another emotion or `all`; festival's `ax`/`axr` read as CMUdict's
+`ah`/`er`). Each recording is aligned to its text by `data_pipelines.sources.speech_alignment` and
+compared:
 
 - phone-boundary error: the two phone sequences are matched by label (difflib, so a word
   both pronounce differently leaves only its unmatched phones out); for every matched
@@ -24,6 +30,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,28 +74,72 @@ def frame_labels(phones, num_frames: int, rate: int) -> list[str]:
     return labels
 
 
-def evaluate(data: Path, limit: int | None = None) -> dict:
+class Reference(NamedTuple):
+    """One recording to align: its name, audio file, transcript and reference phones (name, start_s, end_s)."""
+
+    name: str
+    audio: Path
+    text: str
+    phones: list[tuple[str, float, float]]
+
+
+def textgrid_references(data: Path, limit: int | None = None) -> tuple[list[Reference], list[str]]:
+    """DIR's index.tsv rows with their TextGrid phones -> (references, "file: reason" of rows without one)."""
+    with open(data / "index.tsv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file, delimiter="\t"))[:limit]
+    references, missing = [], []
+    for row in rows:
+        grid = data / "TextGrid" / (Path(row["file"]).stem + ".TextGrid")
+        if grid.is_file():
+            references.append(Reference(row["file"], data / row["file"], row["text"], reference_phones(grid)))
+        else:
+            missing.append(f"{row['file']}: no reference TextGrid")
+    return references, missing
+
+
+def festival_references(corpus: Path, emotion: str = "neutral", limit: int | None = None) -> list[Reference]:
+    """A synthetic corpus' clips of `emotion` ("all": every clip) with the phone times festival reports."""
+    import json
+
+    from data_pipelines.sources.pronunciations import FESTIVAL_TO_ARPABET
+    from data_pipelines.sources.synth_corpus import read_corpus
+    from voiceemo_jax.errors import UserError
+
+    description = read_corpus(corpus)
+    if emotion != "all" and emotion not in description["emotions"]:
+        raise UserError(f"--emotion {emotion}: the corpus has {', '.join(description['emotions'])} (or all)")
+    texts = {int(s["id"]): s["text"] for s in description["sentences"]}
+    names = {**{k: v.lower() for k, v in FESTIVAL_TO_ARPABET.items()}, "pau": "sil"}
+    references = []
+    for clip in description["clips"]:
+        if emotion not in ("all", clip["emotion"]):
+            continue
+        if "phones" not in clip:
+            raise UserError(f"{corpus}: clip {clip.get('wav')} has no phone times (regenerate the corpus)")
+        phones = json.loads((corpus / clip["phones"]).read_text())["phones"]
+        reference = [(names.get(p["phone"], p["phone"]), float(p["start"]), float(p["end"])) for p in phones]
+        references.append(Reference(clip["wav"], corpus / clip["wav"], texts[int(clip["sentence"])], reference))
+    return references[:limit]
+
+
+def evaluate(references: list[Reference], source: str, failed: list[str] | None = None) -> dict:
+    """Aligns every reference's audio to its text -> the results (`failed`: rows already left out)."""
     from data_pipelines.sources import speech_alignment
     from voiceemo_jax.audio import load_audio
 
-    with open(data / "index.tsv", newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file, delimiter="\t"))[:limit]
     aligner = speech_alignment.Aligner()
-    errors, matched, reference_count, failed = [], 0, 0, []
+    failed = list(failed or [])
+    errors, matched, reference_count = [], 0, 0
     agree = {name: [0, 0, 0, 0] for name in FRAME_RATES}  # equal, frames, equal on speech, speech frames
     seconds = align_seconds = 0.0
-    for row in rows:
-        grid = data / "TextGrid" / (Path(row["file"]).stem + ".TextGrid")
-        if not grid.is_file():
-            failed.append(f"{row['file']}: no reference TextGrid")
-            continue
-        reference = reference_phones(grid)
-        audio = load_audio(data / row["file"])
+    for item in references:
+        reference = item.phones
+        audio = load_audio(item.audio)
         start = time.perf_counter()
         try:
-            hypothesis = aligner.align(audio, row["text"]).phones
+            hypothesis = aligner.align(audio, item.text).phones
         except speech_alignment.AlignmentError as error:
-            failed.append(f"{row['file']}: {error}")
+            failed.append(f"{item.name}: {error}")
             continue
         align_seconds += time.perf_counter() - start
         seconds += len(audio) / speech_alignment.SAMPLE_RATE_HZ
@@ -107,11 +158,11 @@ def evaluate(data: Path, limit: int | None = None) -> dict:
             counts[2] += sum(e and s for e, s in zip(equal, speech))
             counts[3] += sum(speech)
     if not errors:
-        raise SystemExit(f"aligner_quality: no clip aligned in {data}: {failed[:3]}")
+        raise SystemExit(f"aligner_quality: no clip aligned in {source}: {failed[:3]}")
     signed = np.concatenate(errors)
     absolute_ms = np.abs(signed) * 1000.0
     return {
-        "data": shown_path(data),
+        "data": source,
         "clips": len(errors),
         "failed": failed,
         "audio_seconds": round(seconds, 2),
@@ -123,7 +174,7 @@ def evaluate(data: Path, limit: int | None = None) -> dict:
             "median": round(float(np.median(absolute_ms)), 1),
             "p90": round(float(np.percentile(absolute_ms, 90)), 1),
             "mean": round(float(absolute_ms.mean()), 1),
-            "bias": round(float(signed.mean() * 1000.0), 1),
+            "bias": round(float(signed.mean() * 1000.0), 1) + 0.0,  # + 0.0: no "-0.0"
             "within_20ms": round(float((absolute_ms <= 20.0).mean()), 3),
             "within_50ms": round(float((absolute_ms <= 50.0).mean()), 3),
         },
@@ -150,13 +201,27 @@ def table(result: dict) -> str:
 
 def main(argv=None) -> int:
     parser = results_parser(__doc__)
-    parser.add_argument("--data", required=True, type=Path, help="folder with index.tsv and TextGrid/")
+    reference = parser.add_mutually_exclusive_group(required=True)
+    reference.add_argument("--data", type=Path, help="folder with index.tsv and TextGrid/ (e.g. LJSpeech's)")
+    reference.add_argument("--festival", type=Path, metavar="CORPUS", help="a `voiceemo data synth` corpus folder")
+    parser.add_argument("--emotion", default="neutral", help="with --festival: the clips of this emotion, or all")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
     args = parser.parse_args(argv)
-    if not (args.data / "index.tsv").is_file():
-        print(f"aligner_quality: error: {args.data} has no index.tsv", file=sys.stderr)
-        return 2
-    result = evaluate(args.data, args.limit)
+    if args.data is not None:
+        if not (args.data / "index.tsv").is_file():
+            print(f"aligner_quality: error: {args.data} has no index.tsv", file=sys.stderr)
+            return 2
+        references, failed = textgrid_references(args.data, args.limit)
+        result = evaluate(references, shown_path(args.data), failed)
+    else:
+        from voiceemo_jax.errors import UserError
+
+        try:
+            references = festival_references(args.festival, args.emotion, args.limit)
+        except UserError as error:
+            print(f"aligner_quality: error: {error}", file=sys.stderr)
+            return 2
+        result = evaluate(references, f"{shown_path(args.festival)} (festival's phone times, {args.emotion} clips)")
     return print_and_write(result, table(result), args.json)
 
 
