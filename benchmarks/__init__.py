@@ -24,14 +24,15 @@ def results_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
-def arkit_predictor(checkpoint, flag: str):
+def arkit_predictor(checkpoint, flag: str, rest_in_pauses: bool | None = None):
     """The `Predictor` of a checkpoint whose outputs are the 52 ARKit coefficients (the mouth
-    figures read them). Raises UserError naming `flag` for a vertex model or a bad folder."""
+    figures read them). Raises UserError naming `flag` for a vertex model or a bad folder.
+    rest_in_pauses: the mouth at rest in pauses (inference/pauses.py); None: as the checkpoint says."""
     from voiceemo_jax.arkit import NUM_BLENDSHAPES
     from voiceemo_jax.errors import UserError
     from voiceemo_jax.inference.predictor import Predictor
 
-    predictor = Predictor.from_checkpoint(checkpoint)
+    predictor = Predictor.from_checkpoint(checkpoint, rest_in_pauses=rest_in_pauses)
     if predictor.output_dim != NUM_BLENDSHAPES:
         raise UserError(
             f"{flag} {checkpoint}: the model outputs {predictor.output_dim} values per frame, not the "

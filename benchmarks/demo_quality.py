@@ -39,6 +39,7 @@ import numpy as np
 from benchmarks import arkit_predictor, print_and_write, results_parser, shown_path
 from voiceemo_jax.arkit import ARKIT_NAMES, GROUPS, INDEX
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.inference import pauses
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
 MOUTH = np.array(GROUPS["jaw_mouth"])
@@ -261,12 +262,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--compare", type=Path, help="another model: its mouth MAE on the same clips, and the difference"
     )
+    pauses.add_argument(parser)
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     try:
-        predictor = arkit_predictor(args.checkpoint, "--checkpoint")
-        compare = arkit_predictor(args.compare, "--compare") if args.compare else None
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint", args.rest_in_pauses)
+        compare = arkit_predictor(args.compare, "--compare", args.rest_in_pauses) if args.compare else None
     except UserError as error:
         print(f"demo_quality: error: {error}", file=sys.stderr)
         return 2
@@ -284,6 +286,7 @@ def main(argv=None) -> int:
     }
     results = {
         "checkpoint": shown_path(args.checkpoint),
+        "rest_in_pauses": predictor.rest_in_pauses,
         "corpus": {"name": corpus["name"], "version": corpus["version"], "seed": corpus["seed"]},
         "baseline_fit_clips": len(train),
         **({"compare_checkpoint": shown_path(args.compare)} if args.compare else {}),

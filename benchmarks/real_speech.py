@@ -47,6 +47,7 @@ from benchmarks import arkit_predictor, print_and_write, results_parser, shown_p
 from voiceemo_jax.errors import UserError
 from voiceemo_jax.evaluation import held_out_speech as held
 from voiceemo_jax.evaluation import lip_sync
+from voiceemo_jax.inference import pauses
 from voiceemo_jax.timebase import FPS, SAMPLE_RATE_HZ
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "voiceemo_jax" / "demo_assets" / "model"
@@ -231,7 +232,7 @@ def model_openings(predictor):
     streamer over the predictor's model, reset for each clip)."""
     from voiceemo_jax.inference.streaming import Streamer
 
-    streamer = Streamer(predictor.model, level=LEVEL, person=PERSON)
+    streamer = Streamer(predictor.model, level=LEVEL, person=PERSON, rest_in_pauses=predictor.rest_in_pauses)
 
     def whole(audio):
         return lip_sync.mouth_opening(predictor.predict(audio, level=LEVEL, person=PERSON).outputs)
@@ -245,14 +246,15 @@ def model_openings(predictor):
     return whole, streamed
 
 
-def synthetic_figures(predictor_checkpoint: Path, corpus: Path) -> dict:
+def synthetic_figures(predictor_checkpoint: Path, corpus: Path, rest_in_pauses: bool) -> dict:
     """benchmarks/demo_quality.py's sets on the synthetic corpus."""
     from benchmarks import demo_quality
 
     with_json = Path(corpus) / ".real_speech_demo_quality.json"
+    rest = "--rest-in-pauses" if rest_in_pauses else "--no-rest-in-pauses"
     try:
         demo_quality.main(
-            ["--corpus", str(corpus), "--checkpoint", str(predictor_checkpoint), "--json", str(with_json)]
+            ["--corpus", str(corpus), "--checkpoint", str(predictor_checkpoint), rest, "--json", str(with_json)]
         )
         return json.loads(with_json.read_text())["sets"]
     finally:
@@ -301,6 +303,7 @@ def main(argv=None) -> int:
     parser.add_argument("--arctic-speakers", nargs="*", default=list(held.HELD_OUT_ARCTIC_SPEAKERS),
                         help="held-out ARCTIC speakers for lip sync through the aligner (none: skip)")  # fmt: skip
     parser.add_argument("--max-clips", type=int, default=None, help="at most this many clips per lip-sync set")
+    pauses.add_argument(parser)
     args = parser.parse_args(argv)
     try:
         for corpus in ("ljspeech", "ravdess", "tess") + (("cmu_arctic",) if args.arctic_speakers else ()):
@@ -311,12 +314,13 @@ def main(argv=None) -> int:
             raise UserError(f"--arctic-speakers {bad} are trained on; held out: {list(held.HELD_OUT_ARCTIC_SPEAKERS)}")
         neutral = neutral_recording(args.data)
         start = time.perf_counter()
-        predictor = arkit_predictor(args.checkpoint, "--checkpoint")
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint", args.rest_in_pauses)
     except UserError as error:
         print(f"real_speech: error: {error}", file=sys.stderr)
         return 2
 
-    results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON, "lip_sync": {}}
+    results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON,
+               "rest_in_pauses": predictor.rest_in_pauses, "lip_sync": {}}  # fmt: skip
     clips = ljspeech_clips(args.data, args.max_clips)
     lj_audio = [a for a, _ in clips]
     predictions = predict_all(predictor, lj_audio)
@@ -346,7 +350,7 @@ def main(argv=None) -> int:
     }
     results["pauses"] = pause_figures(whole, streamed, min(lj_audio, key=len))
     if args.corpus:
-        results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus)
+        results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus, predictor.rest_in_pauses)
     results["seconds"] = round(time.perf_counter() - start, 1)
     return print_and_write(results, table(results), args.json)
 

@@ -37,6 +37,10 @@ clock (`LogMelCNNConfig.time_aligned`: stretched end to end, they had read the a
 late towards a clip's end, which cost streamed lip sync most: LJSpeech 0.836 streamed, now 0.887).
 Its mouth targets stay festival's phone timings: targets from force-aligned real speech did not
 improve lip sync on real voices (configs/real_speech.py, BENCHMARKS.md "Real speech").
+The model it writes rests the jaw and mouth where the audio stays quiet for 0.3 s or more
+(`model.rest_in_pauses`, voiceemo_jax/inference/pauses.py; inference only, training ignores it):
+trained on clips full of speech, it had kept the mouth about a quarter open in a silent file and
+in a stream's long pauses, and training on pauses cost lip sync on real voices.
 """
 
 import ml_collections
@@ -65,6 +69,8 @@ def get_config(arg: str | None = None):
     # is still logged.
     config.loss.emotion = 0.0
     config.loss.mouth_opening = 1.0
+    # Inference: the mouth rests in pauses (stored in the model; no parameter depends on it).
+    config.model.rest_in_pauses = True
 
     # Read by the emotion stage only: crops from between a clip's first and last sound, every
     # emotion the same share of them, and within an emotion every corpus of the merged build

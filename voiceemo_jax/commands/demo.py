@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from voiceemo_jax.inference import pauses
+
 EPILOG = """\
 examples:
   voiceemo demo
@@ -48,6 +50,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="keep raw weights in the CSV and GLB (default: clamp to ARKit's [0, 1]; the .npy is always raw)",
     )
+    pauses.add_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -128,7 +131,7 @@ def run(args) -> int:
     for job in jobs:
         if job["emotion_audio"] is not None:
             audio[str(job["emotion_audio"])] = load_audio(job["emotion_audio"])
-    predictor = Predictor.from_checkpoint(demo_model_dir())
+    predictor = Predictor.from_checkpoint(demo_model_dir(), rest_in_pauses=args.rest_in_pauses)
     print(f"demo model: {demo_model_dir()}; writing to {out}/")
     written: list[dict] = []
     for i, job in enumerate(jobs, 1):
@@ -138,9 +141,8 @@ def run(args) -> int:
         prediction = predictor.predict(
             content, level=job["level"], person=0, emotion_audio=emotion, name=str(job["audio"])
         )
-        files = _write_all(
-            out, job, prediction, prediction_files, size, video=not args.no_video, clamp=not args.no_clamp
-        )
+        files = _write_all(out, job, prediction, prediction_files, size, video=not args.no_video,
+                           clamp=not args.no_clamp, rest=predictor.rest_in_pauses)  # fmt: skip
         probability = prediction.emotion_probabilities.max()
         print(f"      emotion read from the voice: {prediction.emotion} ({probability:.0%}); "
               f"{prediction.outputs.shape[0]} frames")  # fmt: skip
@@ -161,7 +163,7 @@ DESCRIPTIONS = {
 }
 
 
-def _write_all(out, job, prediction, prediction_files, size, *, video: bool, clamp: bool) -> dict:
+def _write_all(out, job, prediction, prediction_files, size, *, video: bool, clamp: bool, rest: bool) -> dict:
     from export.formats import write_live_link_csv
     from export.gltf import write_gltf_animation
     from export.render import render_video
@@ -173,7 +175,7 @@ def _write_all(out, job, prediction, prediction_files, size, *, video: bool, cla
     clamped = {"npy": False, "csv": clamp, "glb": clamp}
     coefficients = prediction_files.write_prediction(
         npy, prediction, level=job["level"], person=0, post_processing=True, seed=0, sources=sources,
-        extra={"clamped": clamped},
+        extra={"clamped": clamped, "rest_in_pauses": rest},
     )["outputs"]  # fmt: skip
     paths = {
         "npy": npy,

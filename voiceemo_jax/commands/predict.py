@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from voiceemo_jax.inference import pauses
+
 EPILOG = """\
 examples:
   voiceemo predict --checkpoint ckpt --audio talk.wav --out talk.npy
@@ -61,6 +63,7 @@ def register(subparsers) -> None:
         help="Savitzky-Golay smoothing + seeded eye blinks, as the release (default: on; blendshape models only)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the blink schedule (default 0)")
+    pauses.add_argument(parser)
     parser.add_argument(
         "--window-seconds",
         type=float,
@@ -131,12 +134,15 @@ def run(args) -> int:
     window = window_config(args.window_seconds, args.context_seconds)
     enable_compile_cache()  # before the first compilation: a repeat run loads the compiled programs
     emotion_audio = load_audio(args.emotion_audio) if args.emotion_audio else None
-    predictor = Predictor.from_checkpoint(args.checkpoint, window=window, dtype=args.dtype)
+    predictor = Predictor.from_checkpoint(
+        args.checkpoint, window=window, dtype=args.dtype, rest_in_pauses=args.rest_in_pauses
+    )
     predictor.check_controls(args.level, args.person)
     face_reader = _face_reader(args.face_classifier, predictor)
 
     def write(source, out_npy, prediction):
-        extra = {"windowed": window.to_dict() if prediction.windowed else None, "dtype": args.dtype}
+        extra = {"windowed": window.to_dict() if prediction.windowed else None, "dtype": args.dtype,
+                 "rest_in_pauses": predictor.rest_in_pauses}  # fmt: skip
         if face_reader is not None:
             extra["face_emotion"] = face_reader(prediction.outputs)
         return prediction_files.write_prediction(

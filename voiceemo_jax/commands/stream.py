@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from voiceemo_jax.inference import pauses
+
 EPILOG = """\
 examples:
   voiceemo stream --checkpoint ckpt --input talk.wav > frames.jsonl
@@ -53,6 +55,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--context-seconds", type=float, default=0.6, metavar="S", help="lookahead after each hop (default 0.6)"
     )
+    pauses.add_argument(parser)
     parser.set_defaults(handler=run)
 
 
@@ -99,7 +102,9 @@ def run(args) -> int:
         window = WindowConfig(args.window_seconds, args.context_seconds, args.hop_seconds)
     except ValueError as error:
         raise UserError(f"stream geometry: {error}") from None
-    streamer = Streamer.from_checkpoint(args.checkpoint, window, level=args.level, person=args.person)
+    streamer = Streamer.from_checkpoint(
+        args.checkpoint, window, level=args.level, person=args.person, rest_in_pauses=args.rest_in_pauses
+    )
     compile_seconds = streamer.warm_up()  # before reading any input: a live source is not kept waiting
     out_dim = streamer.engine.model_config.synthesizer.output_dim
     names = list(ARKIT_NAMES) if out_dim == len(ARKIT_NAMES) else [f"v{i}" for i in range(out_dim)]
@@ -111,7 +116,7 @@ def run(args) -> int:
     out = sys.stdout
     if args.format == "jsonl":
         header = {"fps": 30, "channel_names": names, "latency_seconds": streamer.latency_seconds,
-                  "window": window.to_dict()}  # fmt: skip
+                  "window": window.to_dict(), "rest_in_pauses": streamer.engine.rest_in_pauses}  # fmt: skip
         out.write(json.dumps(header) + "\n")
     else:
         out.write(",".join(["frame", "time", *names]) + "\n")
@@ -159,5 +164,5 @@ def _save(args, streamer, frames, window) -> None:
         post_processing=False,
         seed=0,
         sources={"audio": args.input, "checkpoint": str(args.checkpoint)},
-        extra={"windowed": window.to_dict(), "streamed": True},
+        extra={"windowed": window.to_dict(), "streamed": True, "rest_in_pauses": streamer.engine.rest_in_pauses},
     )

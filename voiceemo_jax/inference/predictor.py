@@ -38,6 +38,7 @@ from jax.sharding import PartitionSpec as P
 from voiceemo_jax import checkpoint_io
 from voiceemo_jax.audio import check_audio
 from voiceemo_jax.errors import UserError
+from voiceemo_jax.inference import pauses
 from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, plan_windows, predict_windowed
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.voiceemo import VoiceEmo
@@ -135,10 +136,13 @@ class Predictor:
         window: WindowConfig | None = DEFAULT_WINDOW,
         dtype=None,
         devices: Sequence[jax.Device] | None = None,
+        rest_in_pauses: bool | None = None,
     ):
         """window: clips longer than window.window_seconds run windowed; None: never.
         dtype: "float32" (default) or "bfloat16" (or the jnp dtype). devices: the devices a
-        batch is split over (default: every local device)."""
+        batch is split over (default: every local device). rest_in_pauses: gate the jaw and
+        mouth opening to rest in pauses (inference/pauses.py); None: as the model's config says."""
+        self.rest_in_pauses = pauses.resolve(model.config, rest_in_pauses)
         self.dtype = compute_dtype(dtype)
         model = with_dtype(model, self.dtype)
         self.model = model
@@ -193,7 +197,7 @@ class Predictor:
         if self.window is None:
             raise ValueError("this predictor has windowing turned off (window=None)")
         if self._engine is None:
-            self._engine = WindowEngine(self.model, self.window)
+            self._engine = WindowEngine(self.model, self.window, rest_in_pauses=self.rest_in_pauses)
         return self._engine
 
     def emotion_track(self, emotion_audio: np.ndarray, num_frames: int) -> np.ndarray:
@@ -263,10 +267,13 @@ class Predictor:
         inputs = [jax.device_put(_fill_rows(x, rows), self.batch_sharding) for x in inputs]
         outputs, logits = _forward(self.graphdef, self.params, *inputs)
         outputs, logits = np.asarray(outputs), np.asarray(logits)
-        return [
-            Prediction(outputs[i, : sequence_ops.frames_for(n)].copy(), logits[i].copy(), self.emotion_labels)
-            for i, n in enumerate(lengths)
-        ]
+        predictions = []
+        for i, (clip, n) in enumerate(zip(clips, lengths)):
+            clip_outputs = outputs[i, : sequence_ops.frames_for(n)].copy()
+            if self.rest_in_pauses:
+                clip_outputs = pauses.rest_in_pauses(clip_outputs, clip)
+            predictions.append(Prediction(clip_outputs, logits[i].copy(), self.emotion_labels))
+        return predictions
 
     def predict(
         self,

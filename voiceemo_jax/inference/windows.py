@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from voiceemo_jax.inference import pauses
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.morph_synthesizer import KVCache
 
@@ -259,11 +260,13 @@ class EmotionPool:
 class WindowEngine:
     """A model's compiled window encoder, classifier head and decoder factory for one geometry."""
 
-    def __init__(self, model, config: WindowConfig, *, windows_per_batch: int = 1):
-        """model: a VoiceEmo. windows_per_batch: windows encoded per call (static batch size)."""
+    def __init__(self, model, config: WindowConfig, *, windows_per_batch: int = 1, rest_in_pauses: bool | None = None):
+        """model: a VoiceEmo. windows_per_batch: windows encoded per call (static batch size).
+        rest_in_pauses: gate the mouth to rest in pauses (pauses.py); None: as the model's config says."""
         self.model = model
         self.config = config
         self.model_config = model.config
+        self.rest_in_pauses = pauses.resolve(model.config, rest_in_pauses)
         self.windows_per_batch = int(windows_per_batch)
         self.graphdef, self.params = nnx.split(model)
         self.synthesizer_graphdef, self.synthesizer_params = nnx.split(model.morph_synthesizer)
@@ -390,7 +393,11 @@ class WindowedRun:
             if self.emotion_track is not None:
                 emotion = self.emotion_track[window.core_start : window.core_end]
             self.pool.add(emotion)
-            outputs.append(self.decode(content, emotion))
+            core = self.decode(content, emotion)
+            if self.engine.rest_in_pauses:
+                # Gated from the window's own audio, which gives the core the whole clip's gate (pauses.py).
+                core = pauses.rest_in_pauses(core, audio_of(window), first_frame=window.crop)
+            outputs.append(core)
         return np.concatenate(outputs)
 
     def emotion_logits(self) -> np.ndarray:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from voiceemo_jax.arkit import NUM_BLENDSHAPES
 from voiceemo_jax.models import sequence_ops
 from voiceemo_jax.models.encoders import ContentEncoder, EmotionEncoder
 from voiceemo_jax.models.logmel_cnn import LogMelCNNConfig, LogMelContentEncoder, LogMelEmotionEncoder
@@ -39,6 +40,15 @@ class VoiceEmoConfig:
     content_cnn: LogMelCNNConfig | None = None
     sample_rate_hz: int = sequence_ops.SAMPLE_RATE_HZ
     fps: int = sequence_ops.FPS
+    # Inference only (`Predictor`, `Streamer`; not the model's forward pass or training): the jaw and
+    # mouth-opening channels are gated to rest in long quiet stretches (inference/pauses.py). ARKit only.
+    rest_in_pauses: bool = False
+
+    def __post_init__(self):
+        if self.rest_in_pauses and self.synthesizer.output_dim != NUM_BLENDSHAPES:
+            raise ValueError(
+                f"rest_in_pauses needs the {NUM_BLENDSHAPES} ARKit outputs, not {self.synthesizer.output_dim}"
+            )
 
     @property
     def emotion_labels(self) -> tuple[str, ...]:
@@ -68,6 +78,7 @@ class VoiceEmoConfig:
             "content_cnn": None if self.content_cnn is None else self.content_cnn.to_dict(),
             "sample_rate_hz": self.sample_rate_hz,
             "fps": self.fps,
+            "rest_in_pauses": self.rest_in_pauses,
         }
 
     @classmethod
@@ -80,6 +91,7 @@ class VoiceEmoConfig:
             content_cnn=None if values.get("content_cnn") is None else LogMelCNNConfig.from_dict(values["content_cnn"]),
             sample_rate_hz=values.get("sample_rate_hz", sequence_ops.SAMPLE_RATE_HZ),
             fps=values.get("fps", sequence_ops.FPS),
+            rest_in_pauses=bool(values.get("rest_in_pauses", False)),
         )
 
 

@@ -7,6 +7,8 @@ embeddings, its target width (52 blendshapes or V*3 vertex offsets) the output h
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 
 from voiceemo_jax.models import presets
@@ -19,7 +21,7 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
     m = config.model
     num_persons = max(int(m.num_persons), len(metadata.speakers))
     num_levels = max(int(m.num_levels), len(metadata.levels))
-    return presets.model_config(
+    model_config = presets.model_config(
         m.size,
         variant=m.variant,
         labels=tuple(metadata.emotions),
@@ -30,6 +32,8 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
         emotion_frontend=str(m.get("emotion_frontend", "wav2vec2")),
         content_frontend=str(m.get("content_frontend", "wav2vec2")),
     )
+    # Inference behaviour the checkpoint carries (inference/pauses.py); no parameter depends on it.
+    return dataclasses.replace(model_config, rest_in_pauses=bool(m.get("rest_in_pauses", False)))
 
 
 def model_kwargs(config) -> dict:
