@@ -9,7 +9,7 @@ commands name; it must not hold an earlier run (the training commands refuse to 
 one). A command that fails stops the run with its exit status. Then the model the recipe trained
 (DIR/runs/demo/model) is compared with --compare (default the shipped demo model): the largest
 absolute difference over all parameters, 0.0 where the recipe reproduced it bit for bit. Time it
-on an otherwise idle machine: 78 minutes on the 2-core CPU (BENCHMARKS.md, "The demo model's
+on an otherwise idle machine: 75 minutes on the 2-core CPU (BENCHMARKS.md, "The demo model's
 quality").
 """
 
