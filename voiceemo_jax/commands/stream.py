@@ -13,8 +13,8 @@ examples:
   arecord -q -f S16_LE -r 16000 -c 1 -t raw | voiceemo stream --checkpoint ckpt --input - --format csv
   ffmpeg -loglevel quiet -i talk.mp3 -f s16le -ac 1 -ar 16000 - | voiceemo stream --checkpoint ckpt --input -
 
-Output (stdout): jsonl: a header line {"fps", "channel_names", "latency_seconds", "window"},
-then one line per frame {"frame", "time", "values"}; csv: a header row "frame,time,<names>"
+Output (stdout): jsonl: a header line {"fps", "channel_names", "latency_seconds", "window",
+"rest_in_pauses"}, then one line per frame {"frame", "time", "values"}; csv: a header row "frame,time,<names>"
 then one row per frame. Frames are printed as soon as they are final: with the default
 geometry a frame is final at most 0.9 s (hop + lookahead) of audio after its own time,
 plus compute time. The total is ceil(seconds * 30) frames. A report (frames, real-time
