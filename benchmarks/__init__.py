@@ -24,15 +24,16 @@ def results_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
-def arkit_predictor(checkpoint, flag: str, rest_in_pauses: bool | None = None):
+def arkit_predictor(checkpoint, flag: str, **gates):
     """The `Predictor` of a checkpoint whose outputs are the 52 ARKit coefficients (the mouth
     figures read them). Raises UserError naming `flag` for a vertex model or a bad folder.
-    rest_in_pauses: the mouth at rest in pauses (inference/pauses.py); None: as the checkpoint says."""
+    gates: `rest_in_pauses`, `close_in_dips` (inference/pauses.py; `pauses.requested(args)`); None or
+    left out: as the checkpoint says."""
     from voiceemo_jax.arkit import NUM_BLENDSHAPES
     from voiceemo_jax.errors import UserError
     from voiceemo_jax.inference.predictor import Predictor
 
-    predictor = Predictor.from_checkpoint(checkpoint, rest_in_pauses=rest_in_pauses)
+    predictor = Predictor.from_checkpoint(checkpoint, **gates)
     if predictor.output_dim != NUM_BLENDSHAPES:
         raise UserError(
             f"{flag} {checkpoint}: the model outputs {predictor.output_dim} values per frame, not the "

@@ -267,8 +267,8 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     try:
-        predictor = arkit_predictor(args.checkpoint, "--checkpoint", args.rest_in_pauses)
-        compare = arkit_predictor(args.compare, "--compare", args.rest_in_pauses) if args.compare else None
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint", **pauses.requested(args))
+        compare = arkit_predictor(args.compare, "--compare", **pauses.requested(args)) if args.compare else None
     except UserError as error:
         print(f"demo_quality: error: {error}", file=sys.stderr)
         return 2
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     }
     results = {
         "checkpoint": shown_path(args.checkpoint),
-        "rest_in_pauses": predictor.rest_in_pauses,
+        **pauses.in_use(predictor),
         "corpus": {"name": corpus["name"], "version": corpus["version"], "seed": corpus["seed"]},
         "baseline_fit_clips": len(train),
         **({"compare_checkpoint": shown_path(args.compare)} if args.compare else {}),

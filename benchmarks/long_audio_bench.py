@@ -106,7 +106,9 @@ def deviation(args) -> dict:
         print(f"| {r['geometry']} | {r['max_abs']:.4f} | {r['mean_abs']:.5f} | {r['mouth_max_abs']:.4f} | "
               f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} | {r['mae_vs_targets']:.4f} |")  # fmt: skip
     seconds = len(audio) / 16000
-    return {"checkpoint": shown_path(args.checkpoint), "rest_in_pauses": predictor.rest_in_pauses,
+    from voiceemo_jax.inference import pauses
+
+    return {"checkpoint": shown_path(args.checkpoint), **pauses.in_use(predictor),
             "seconds": seconds, "emotion": args.emotion, **controls, "output_spread": spread,
             "full_mae_vs_targets": full_mae, "sentences_alone_mae_vs_targets": alone_mae, "rows": rows}  # fmt: skip
 

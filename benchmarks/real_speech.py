@@ -127,12 +127,15 @@ def ljspeech_clips(root: Path, limit: int | None) -> list:
     return list(zip((load(r.path) for r in recordings), ljspeech_phones(root, limit)))
 
 
-def arctic_clips(root: Path, speakers: list[str], limit: int | None) -> tuple[list, list[str]]:
-    """(audio, aligner phones) of the held-out ARCTIC speakers, and the files the aligner refused."""
+def arctic_clips(
+    root: Path, speakers: list[str], limit: int | None, folder: str = "cmu_arctic"
+) -> tuple[list, list[str]]:
+    """(audio, aligner phones) of the ARCTIC prompts `speakers` read (in root / folder; the first
+    `limit` of them), and the files the aligner refused."""
     from data_pipelines.sources.speech_alignment import AlignmentError, align
 
     clips, failed = [], []
-    recordings = [r for r in held.read_index(root / "cmu_arctic") if r.speaker in speakers][:limit]
+    recordings = [r for r in held.read_index(root / folder) if r.speaker in speakers][:limit]
     for recording in recordings:
         audio = load(recording.path)
         try:
@@ -232,7 +235,7 @@ def model_openings(predictor):
     streamer over the predictor's model, reset for each clip)."""
     from voiceemo_jax.inference.streaming import Streamer
 
-    streamer = Streamer(predictor.model, level=LEVEL, person=PERSON, rest_in_pauses=predictor.rest_in_pauses)
+    streamer = Streamer(predictor.model, level=LEVEL, person=PERSON, **pauses.in_use(predictor))
 
     def whole(audio):
         return lip_sync.mouth_opening(predictor.predict(audio, level=LEVEL, person=PERSON).outputs)
@@ -246,15 +249,15 @@ def model_openings(predictor):
     return whole, streamed
 
 
-def synthetic_figures(predictor_checkpoint: Path, corpus: Path, rest_in_pauses: bool) -> dict:
-    """benchmarks/demo_quality.py's sets on the synthetic corpus."""
+def synthetic_figures(predictor_checkpoint: Path, corpus: Path, gates: dict[str, bool]) -> dict:
+    """benchmarks/demo_quality.py's sets on the synthetic corpus; gates: `pauses.in_use`'s."""
     from benchmarks import demo_quality
 
     with_json = Path(corpus) / ".real_speech_demo_quality.json"
-    rest = "--rest-in-pauses" if rest_in_pauses else "--no-rest-in-pauses"
+    flags = [f"--{'' if on else 'no-'}{name.replace('_', '-')}" for name, on in gates.items()]
     try:
         demo_quality.main(
-            ["--corpus", str(corpus), "--checkpoint", str(predictor_checkpoint), rest, "--json", str(with_json)]
+            ["--corpus", str(corpus), "--checkpoint", str(predictor_checkpoint), *flags, "--json", str(with_json)]
         )
         return json.loads(with_json.read_text())["sets"]
     finally:
@@ -314,13 +317,13 @@ def main(argv=None) -> int:
             raise UserError(f"--arctic-speakers {bad} are trained on; held out: {list(held.HELD_OUT_ARCTIC_SPEAKERS)}")
         neutral = neutral_recording(args.data)
         start = time.perf_counter()
-        predictor = arkit_predictor(args.checkpoint, "--checkpoint", args.rest_in_pauses)
+        predictor = arkit_predictor(args.checkpoint, "--checkpoint", **pauses.requested(args))
     except UserError as error:
         print(f"real_speech: error: {error}", file=sys.stderr)
         return 2
 
     results = {"checkpoint": shown_path(args.checkpoint), "level": LEVEL, "person": PERSON,
-               "rest_in_pauses": predictor.rest_in_pauses, "lip_sync": {}}  # fmt: skip
+               **pauses.in_use(predictor), "lip_sync": {}}  # fmt: skip
     clips = ljspeech_clips(args.data, args.max_clips)
     lj_audio = [a for a, _ in clips]
     predictions = predict_all(predictor, lj_audio)
@@ -350,7 +353,7 @@ def main(argv=None) -> int:
     }
     results["pauses"] = pause_figures(whole, streamed, min(lj_audio, key=len))
     if args.corpus:
-        results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus, predictor.rest_in_pauses)
+        results["synthetic"] = synthetic_figures(args.checkpoint, args.corpus, pauses.in_use(predictor))
     results["seconds"] = round(time.perf_counter() - start, 1)
     return print_and_write(results, table(results), args.json)
 

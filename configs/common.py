@@ -36,9 +36,10 @@ def base_config() -> ml_collections.ConfigDict:
     config.model.freeze_emotion_encoder = False
     config.model.dtype = "float32"  # compute dtype; "bfloat16" keeps float32 master parameters
     config.model.remat = False  # rematerialise encoder layers (saves activation memory)
-    # Inference: jaw and mouth opening at rest in long quiet stretches (voiceemo_jax/inference/pauses.py;
-    # ARKit outputs only). Stored in the checkpoint; training ignores it.
+    # Inference: jaw and mouth opening at rest in long quiet stretches, and closing in the level's dips
+    # (voiceemo_jax/inference/pauses.py; ARKit outputs only). Stored in the checkpoint; training ignores them.
     config.model.rest_in_pauses = False
+    config.model.close_in_dips = False
 
     config.data = ml_collections.ConfigDict()
     config.data.dir = ""  # a `voiceemo data build` output folder

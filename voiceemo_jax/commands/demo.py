@@ -131,7 +131,7 @@ def run(args) -> int:
     for job in jobs:
         if job["emotion_audio"] is not None:
             audio[str(job["emotion_audio"])] = load_audio(job["emotion_audio"])
-    predictor = Predictor.from_checkpoint(demo_model_dir(), rest_in_pauses=args.rest_in_pauses)
+    predictor = Predictor.from_checkpoint(demo_model_dir(), **pauses.requested(args))
     print(f"demo model: {demo_model_dir()}; writing to {out}/")
     written: list[dict] = []
     for i, job in enumerate(jobs, 1):
@@ -142,7 +142,7 @@ def run(args) -> int:
             content, level=job["level"], person=0, emotion_audio=emotion, name=str(job["audio"])
         )
         files = _write_all(out, job, prediction, prediction_files, size, video=not args.no_video,
-                           clamp=not args.no_clamp, rest=predictor.rest_in_pauses)  # fmt: skip
+                           clamp=not args.no_clamp, gates=pauses.in_use(predictor))  # fmt: skip
         probability = prediction.emotion_probabilities.max()
         print(f"      emotion read from the voice: {prediction.emotion} ({probability:.0%}); "
               f"{prediction.outputs.shape[0]} frames")  # fmt: skip
@@ -163,7 +163,7 @@ DESCRIPTIONS = {
 }
 
 
-def _write_all(out, job, prediction, prediction_files, size, *, video: bool, clamp: bool, rest: bool) -> dict:
+def _write_all(out, job, prediction, prediction_files, size, *, video: bool, clamp: bool, gates: dict) -> dict:
     from export.formats import write_live_link_csv
     from export.gltf import write_gltf_animation
     from export.render import render_video
@@ -175,7 +175,7 @@ def _write_all(out, job, prediction, prediction_files, size, *, video: bool, cla
     clamped = {"npy": False, "csv": clamp, "glb": clamp}
     coefficients = prediction_files.write_prediction(
         npy, prediction, level=job["level"], person=0, post_processing=True, seed=0, sources=sources,
-        extra={"clamped": clamped, "rest_in_pauses": rest},
+        extra={"clamped": clamped, **gates},
     )["outputs"]  # fmt: skip
     paths = {
         "npy": npy,

@@ -134,15 +134,13 @@ def run(args) -> int:
     window = window_config(args.window_seconds, args.context_seconds)
     enable_compile_cache()  # before the first compilation: a repeat run loads the compiled programs
     emotion_audio = load_audio(args.emotion_audio) if args.emotion_audio else None
-    predictor = Predictor.from_checkpoint(
-        args.checkpoint, window=window, dtype=args.dtype, rest_in_pauses=args.rest_in_pauses
-    )
+    predictor = Predictor.from_checkpoint(args.checkpoint, window=window, dtype=args.dtype, **pauses.requested(args))
     predictor.check_controls(args.level, args.person)
     face_reader = _face_reader(args.face_classifier, predictor)
 
     def write(source, out_npy, prediction):
         extra = {"windowed": window.to_dict() if prediction.windowed else None, "dtype": args.dtype,
-                 "rest_in_pauses": predictor.rest_in_pauses}  # fmt: skip
+                 **pauses.in_use(predictor)}  # fmt: skip
         if face_reader is not None:
             extra["face_emotion"] = face_reader(prediction.outputs)
         return prediction_files.write_prediction(

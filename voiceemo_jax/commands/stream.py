@@ -14,8 +14,8 @@ examples:
   ffmpeg -loglevel quiet -i talk.mp3 -f s16le -ac 1 -ar 16000 - | voiceemo stream --checkpoint ckpt --input -
 
 Output (stdout): jsonl: a header line {"fps", "channel_names", "latency_seconds", "window",
-"rest_in_pauses"}, then one line per frame {"frame", "time", "values"}; csv: a header row "frame,time,<names>"
-then one row per frame. Frames are printed as soon as they are final: with the default
+"rest_in_pauses", "close_in_dips"}, then one line per frame {"frame", "time", "values"}; csv: a
+header row "frame,time,<names>" then one row per frame. Frames are printed as soon as they are final: with the default
 geometry a frame is final at most 0.9 s (hop + lookahead) of audio after its own time,
 plus compute time. The total is ceil(seconds * 30) frames. A report (frames, real-time
 factor, latency) goes to stderr at the end.
@@ -103,7 +103,7 @@ def run(args) -> int:
     except ValueError as error:
         raise UserError(f"stream geometry: {error}") from None
     streamer = Streamer.from_checkpoint(
-        args.checkpoint, window, level=args.level, person=args.person, rest_in_pauses=args.rest_in_pauses
+        args.checkpoint, window, level=args.level, person=args.person, **pauses.requested(args)
     )
     compile_seconds = streamer.warm_up()  # before reading any input: a live source is not kept waiting
     out_dim = streamer.engine.model_config.synthesizer.output_dim
@@ -116,7 +116,7 @@ def run(args) -> int:
     out = sys.stdout
     if args.format == "jsonl":
         header = {"fps": 30, "channel_names": names, "latency_seconds": streamer.latency_seconds,
-                  "window": window.to_dict(), "rest_in_pauses": streamer.engine.rest_in_pauses}  # fmt: skip
+                  "window": window.to_dict(), **pauses.in_use(streamer.engine)}  # fmt: skip
         out.write(json.dumps(header) + "\n")
     else:
         out.write(",".join(["frame", "time", *names]) + "\n")
@@ -164,5 +164,5 @@ def _save(args, streamer, frames, window) -> None:
         post_processing=False,
         seed=0,
         sources={"audio": args.input, "checkpoint": str(args.checkpoint)},
-        extra={"windowed": window.to_dict(), "streamed": True, "rest_in_pauses": streamer.engine.rest_in_pauses},
+        extra={"windowed": window.to_dict(), "streamed": True, **pauses.in_use(streamer.engine)},
     )

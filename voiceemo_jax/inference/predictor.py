@@ -137,12 +137,15 @@ class Predictor:
         dtype=None,
         devices: Sequence[jax.Device] | None = None,
         rest_in_pauses: bool | None = None,
+        close_in_dips: bool | None = None,
     ):
         """window: clips longer than window.window_seconds run windowed; None: never.
         dtype: "float32" (default) or "bfloat16" (or the jnp dtype). devices: the devices a
-        batch is split over (default: every local device). rest_in_pauses: gate the jaw and
-        mouth opening to rest in pauses (inference/pauses.py); None: as the model's config says."""
-        self.rest_in_pauses = pauses.resolve(model.config, rest_in_pauses)
+        batch is split over (default: every local device). rest_in_pauses, close_in_dips: gate the
+        jaw and mouth opening to rest in pauses, to close in the level's dips (inference/pauses.py);
+        None: as the model's config says."""
+        self.rest_in_pauses = pauses.resolve(model.config, "rest_in_pauses", rest_in_pauses)
+        self.close_in_dips = pauses.resolve(model.config, "close_in_dips", close_in_dips)
         self.dtype = compute_dtype(dtype)
         model = with_dtype(model, self.dtype)
         self.model = model
@@ -197,7 +200,9 @@ class Predictor:
         if self.window is None:
             raise ValueError("this predictor has windowing turned off (window=None)")
         if self._engine is None:
-            self._engine = WindowEngine(self.model, self.window, rest_in_pauses=self.rest_in_pauses)
+            self._engine = WindowEngine(
+                self.model, self.window, rest_in_pauses=self.rest_in_pauses, close_in_dips=self.close_in_dips
+            )
         return self._engine
 
     def emotion_track(self, emotion_audio: np.ndarray, num_frames: int) -> np.ndarray:
@@ -270,8 +275,8 @@ class Predictor:
         predictions = []
         for i, (clip, n) in enumerate(zip(clips, lengths)):
             clip_outputs = outputs[i, : sequence_ops.frames_for(n)].copy()
-            if self.rest_in_pauses:
-                clip_outputs = pauses.rest_in_pauses(clip_outputs, clip)
+            if self.rest_in_pauses or self.close_in_dips:
+                clip_outputs = pauses.gate_mouth(clip_outputs, clip, rest=self.rest_in_pauses, dips=self.close_in_dips)
             predictions.append(Prediction(clip_outputs, logits[i].copy(), self.emotion_labels))
         return predictions
 

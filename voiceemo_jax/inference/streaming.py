@@ -44,15 +44,17 @@ class Streamer:
         level: int = 1,
         person: int = 1,
         rest_in_pauses: bool | None = None,
+        close_in_dips: bool | None = None,
     ):
         """model: a VoiceEmo. level, person: the synthesizer's controls for the whole stream.
-        rest_in_pauses: gate the mouth to rest in pauses (pauses.py); None: as the model's config says."""
+        rest_in_pauses, close_in_dips: gate the mouth to rest in pauses, to close in the level's dips
+        (pauses.py); None: as the model's config says."""
         synth = model.config.synthesizer
         if not 0 <= level < synth.num_levels:
             raise UserError(f"level {level} is out of range: this model has levels 0..{synth.num_levels - 1}")
         if not 0 <= person < synth.num_persons:
             raise UserError(f"person {person} is out of range: this model has persons 0..{synth.num_persons - 1}")
-        self.engine = WindowEngine(model, window, rest_in_pauses=rest_in_pauses)
+        self.engine = WindowEngine(model, window, rest_in_pauses=rest_in_pauses, close_in_dips=close_in_dips)
         self.window = window
         self.level, self.person = level, person
         self.compute_seconds = 0.0  # time spent in the model, for real-time-factor reports

@@ -260,13 +260,23 @@ class EmotionPool:
 class WindowEngine:
     """A model's compiled window encoder, classifier head and decoder factory for one geometry."""
 
-    def __init__(self, model, config: WindowConfig, *, windows_per_batch: int = 1, rest_in_pauses: bool | None = None):
+    def __init__(
+        self,
+        model,
+        config: WindowConfig,
+        *,
+        windows_per_batch: int = 1,
+        rest_in_pauses: bool | None = None,
+        close_in_dips: bool | None = None,
+    ):
         """model: a VoiceEmo. windows_per_batch: windows encoded per call (static batch size).
-        rest_in_pauses: gate the mouth to rest in pauses (pauses.py); None: as the model's config says."""
+        rest_in_pauses, close_in_dips: gate the mouth to rest in pauses, to close in the level's dips
+        (pauses.py); None: as the model's config says."""
         self.model = model
         self.config = config
         self.model_config = model.config
-        self.rest_in_pauses = pauses.resolve(model.config, rest_in_pauses)
+        self.rest_in_pauses = pauses.resolve(model.config, "rest_in_pauses", rest_in_pauses)
+        self.close_in_dips = pauses.resolve(model.config, "close_in_dips", close_in_dips)
         self.windows_per_batch = int(windows_per_batch)
         self.graphdef, self.params = nnx.split(model)
         self.synthesizer_graphdef, self.synthesizer_params = nnx.split(model.morph_synthesizer)
@@ -394,9 +404,12 @@ class WindowedRun:
                 emotion = self.emotion_track[window.core_start : window.core_end]
             self.pool.add(emotion)
             core = self.decode(content, emotion)
-            if self.engine.rest_in_pauses:
-                # Gated from the window's own audio, which gives the core the whole clip's gate (pauses.py).
-                core = pauses.rest_in_pauses(core, audio_of(window), first_frame=window.crop)
+            engine = self.engine
+            if engine.rest_in_pauses or engine.close_in_dips:
+                # Gated from the window's own audio, which gives the core the whole clip's gates (pauses.py).
+                core = pauses.gate_mouth(
+                    core, audio_of(window), window.crop, rest=engine.rest_in_pauses, dips=engine.close_in_dips
+                )
             outputs.append(core)
         return np.concatenate(outputs)
 

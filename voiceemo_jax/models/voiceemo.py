@@ -41,14 +41,15 @@ class VoiceEmoConfig:
     sample_rate_hz: int = sequence_ops.SAMPLE_RATE_HZ
     fps: int = sequence_ops.FPS
     # Inference only (`Predictor`, `Streamer`; not the model's forward pass or training): the jaw and
-    # mouth-opening channels are gated to rest in long quiet stretches (inference/pauses.py). ARKit only.
+    # mouth-opening channels are gated to rest in long quiet stretches, and to close in the level's
+    # dips (inference/pauses.py). ARKit only.
     rest_in_pauses: bool = False
+    close_in_dips: bool = False
 
     def __post_init__(self):
-        if self.rest_in_pauses and self.synthesizer.output_dim != NUM_BLENDSHAPES:
-            raise ValueError(
-                f"rest_in_pauses needs the {NUM_BLENDSHAPES} ARKit outputs, not {self.synthesizer.output_dim}"
-            )
+        for name in ("rest_in_pauses", "close_in_dips"):
+            if getattr(self, name) and self.synthesizer.output_dim != NUM_BLENDSHAPES:
+                raise ValueError(f"{name} needs the {NUM_BLENDSHAPES} ARKit outputs, not {self.synthesizer.output_dim}")
 
     @property
     def emotion_labels(self) -> tuple[str, ...]:
@@ -79,6 +80,7 @@ class VoiceEmoConfig:
             "sample_rate_hz": self.sample_rate_hz,
             "fps": self.fps,
             "rest_in_pauses": self.rest_in_pauses,
+            "close_in_dips": self.close_in_dips,
         }
 
     @classmethod
@@ -92,6 +94,7 @@ class VoiceEmoConfig:
             sample_rate_hz=values.get("sample_rate_hz", sequence_ops.SAMPLE_RATE_HZ),
             fps=values.get("fps", sequence_ops.FPS),
             rest_in_pauses=bool(values.get("rest_in_pauses", False)),
+            close_in_dips=bool(values.get("close_in_dips", False)),
         )
 
 

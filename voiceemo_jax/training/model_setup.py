@@ -33,7 +33,11 @@ def build_model_config(config, metadata) -> VoiceEmoConfig:
         content_frontend=str(m.get("content_frontend", "wav2vec2")),
     )
     # Inference behaviour the checkpoint carries (inference/pauses.py); no parameter depends on it.
-    return dataclasses.replace(model_config, rest_in_pauses=bool(m.get("rest_in_pauses", False)))
+    return dataclasses.replace(
+        model_config,
+        rest_in_pauses=bool(m.get("rest_in_pauses", False)),
+        close_in_dips=bool(m.get("close_in_dips", False)),
+    )
 
 
 def model_kwargs(config) -> dict:
