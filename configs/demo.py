@@ -41,7 +41,10 @@ The model it writes rests the jaw and mouth where the audio stays quiet for 0.3 
 (`model.rest_in_pauses`, voiceemo_jax/inference/pauses.py; inference only, training ignores it):
 trained on clips full of speech, it had kept the mouth open in a silent file and in a stream's
 long pauses (0.15 and 0.10-0.15, where speech averages 0.22), and training on pauses cost lip sync
-on real voices.
+on real voices. It also closes the mouth in the level's dips (`model.close_in_dips`, pauses.py; inference
+only): in real voices' stop closures the model had kept the lips part open, and scaling its opening
+down by how far a frame lies below its loudest neighbour lifted LJSpeech's AUC open vowel vs p/b/m
+from 0.902 to 0.928 (BENCHMARKS.md, "Real speech").
 """
 
 import ml_collections
@@ -72,6 +75,8 @@ def get_config(arg: str | None = None):
     config.loss.mouth_opening = 1.0
     # Inference: the mouth rests in pauses (stored in the model; no parameter depends on it).
     config.model.rest_in_pauses = True
+    # Inference: the mouth closes in the level's dips, a stop's closure (stored in the model likewise).
+    config.model.close_in_dips = True
 
     # Read by the emotion stage only: crops from between a clip's first and last sound, every
     # emotion the same share of them, and within an emotion every corpus of the merged build
