@@ -202,11 +202,7 @@ def test_predict_and_stream_follow_the_checkpoint_and_the_flag(models, tmp_path,
                  "--no-rest-in-pauses"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out.splitlines()[0])["rest_in_pauses"] is False
 
-    vertices = checkpoint_io.save_model(random_model(presets.model_config("tiny", output_dim=15)), tmp_path / "v")
-    code = main(["predict", "--checkpoint", str(vertices), "--audio", str(tmp_path / "talk.wav"),
-                 "--out", str(tmp_path / "v.npy"), "--rest-in-pauses"])  # fmt: skip
-    error = capsys.readouterr().err.strip()
-    assert code == 2 and "\n" not in error and "ARKit" in error and not (tmp_path / "v.npy").exists()
+    assert_a_vertex_model_refuses("--rest-in-pauses", tmp_path, capsys)
 
 
 def test_predict_and_stream_close_in_dips_as_the_checkpoint_or_the_flag_says(models, tmp_path, capsys):
@@ -238,8 +234,18 @@ def test_predict_and_stream_close_in_dips_as_the_checkpoint_or_the_flag_says(mod
                  "--close-in-dips"]) == 0  # fmt: skip
     assert json.loads(capsys.readouterr().out.splitlines()[0])["close_in_dips"] is True
 
+    assert_a_vertex_model_refuses("--close-in-dips", tmp_path, capsys)
+
+
+def assert_a_vertex_model_refuses(flag: str, tmp_path, capsys) -> None:
+    """`voiceemo predict FLAG` on a vertex model: exit 2, a one-line error naming ARKit, nothing written
+    (tmp_path holds talk.wav)."""
+    from voiceemo_jax import checkpoint_io
+    from voiceemo_jax.cli import main
+
+    capsys.readouterr()
     vertices = checkpoint_io.save_model(random_model(presets.model_config("tiny", output_dim=15)), tmp_path / "v")
     code = main(["predict", "--checkpoint", str(vertices), "--audio", str(tmp_path / "talk.wav"),
-                 "--out", str(tmp_path / "v.npy"), "--close-in-dips"])  # fmt: skip
+                 "--out", str(tmp_path / "v.npy"), flag])  # fmt: skip
     error = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in error and "ARKit" in error and not (tmp_path / "v.npy").exists()
