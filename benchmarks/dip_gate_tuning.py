@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         shipped = {"radius": pauses.DIP_RADIUS_FRAMES, "free_db": pauses.DIP_FREE_DB, "span_db": pauses.DIP_SPAN_DB}
         shipped_row = next(row for row in rows if row["gate"] == shipped)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"dip_gate_tuning: error: {error}", file=sys.stderr)
         return 2
     results = {
         "checkpoint": shown_path(args.checkpoint),

@@ -141,6 +141,19 @@ def test_a_closing_model_gates_the_same_frames_whole_windowed_and_streamed(model
     np.testing.assert_allclose(streamed, pauses.gate_mouth(offline, audio, **gated), atol=1e-5)
 
 
+def test_a_windowed_predictor_takes_the_gate_from_its_argument_over_the_checkpoint(models):
+    plain, _, closing = models
+    audio = np.concatenate([closure(), closure(0.06)])  # 4.16 s: past the 2 s window, so run windowed
+    window = WindowConfig(window_seconds=2.0, context_seconds=0.6)
+    reference = Predictor(plain, window=window).predict(audio)
+    assert reference.windowed
+    off = Predictor(closing, window=window, close_in_dips=False).predict(audio).outputs
+    on = Predictor(plain, window=window, close_in_dips=True).predict(audio).outputs
+    np.testing.assert_allclose(off, reference.outputs, atol=1e-6)
+    np.testing.assert_allclose(on, pauses.gate_mouth(reference.outputs, audio, rest=False, dips=True), atol=1e-6)
+    assert np.abs(on - off).max() > 0.01
+
+
 def test_a_resting_model_closes_the_mouth_in_pauses_whole_windowed_and_streamed(models):
     plain, resting, _ = models
     audio = speech_pause_speech(3.0)

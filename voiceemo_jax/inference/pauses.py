@@ -26,7 +26,9 @@ its loudest neighbour keeps 0.75 of the model's opening). A stop's closure (p, b
 level, and the lips are shut there; trained on festival's voices alone, the demo model had kept the
 mouth part open in real voices' closures (BENCHMARKS.md, "Real speech": the gate's three numbers were
 chosen on real voices outside every benchmark set, ARCTIC aew and axb and Cathy). A frame's gate
-depends on the levels within `DIP_RADIUS_FRAMES` (1/6 s) of it, well inside a window's context.
+depends on the levels within `DIP_RADIUS_FRAMES` (1/6 s) of it and a frame's level on 1/60 s more, so
+a window's core frames get the whole clip's gate where its left context and lookahead are both at
+least 0.2 s (every default geometry).
 """
 
 from __future__ import annotations
