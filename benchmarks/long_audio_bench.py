@@ -72,6 +72,7 @@ def _long_clip(corpus: Path, seconds: float, emotion: str | None = None) -> tupl
 
 def deviation(args) -> dict:
     from voiceemo_jax.arkit import GROUPS
+    from voiceemo_jax.inference import pauses
     from voiceemo_jax.inference.predictor import Predictor
     from voiceemo_jax.inference.windows import WindowConfig, WindowEngine, predict_windowed
 
@@ -106,8 +107,6 @@ def deviation(args) -> dict:
         print(f"| {r['geometry']} | {r['max_abs']:.4f} | {r['mean_abs']:.5f} | {r['mouth_max_abs']:.4f} | "
               f"{r['mouth_mean_abs']:.5f} | {r['emotion_same']} | {r['mae_vs_targets']:.4f} |")  # fmt: skip
     seconds = len(audio) / 16000
-    from voiceemo_jax.inference import pauses
-
     return {"checkpoint": shown_path(args.checkpoint), **pauses.in_use(predictor),
             "seconds": seconds, "emotion": args.emotion, **controls, "output_spread": spread,
             "full_mae_vs_targets": full_mae, "sentences_alone_mae_vs_targets": alone_mae, "rows": rows}  # fmt: skip

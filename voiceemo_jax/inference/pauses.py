@@ -69,8 +69,13 @@ def frame_levels_db(audio: np.ndarray, num_frames: int) -> np.ndarray:
 
 def pause_weights(audio: np.ndarray, num_frames: int) -> np.ndarray:
     """[num_frames] float32 in [0, 1]: how far each frame is inside a pause (see the module docstring)."""
-    quiet = frame_levels_db(audio, num_frames) < QUIET_DBFS
-    weights = np.zeros(num_frames, np.float32)
+    return pause_weights_of_levels(frame_levels_db(audio, num_frames))
+
+
+def pause_weights_of_levels(levels_db: np.ndarray) -> np.ndarray:
+    """`pause_weights` from the frames' levels (`frame_levels_db`)."""
+    quiet = np.asarray(levels_db) < QUIET_DBFS
+    weights = np.zeros(len(quiet), np.float32)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
     for start, end in zip(edges[::2], edges[1::2]):  # runs of quiet frames [start, end)
         if end - start < MIN_PAUSE_FRAMES:
@@ -107,11 +112,12 @@ def gate_mouth(
     # Gates over every frame of the audio: a pause running past the last output frame ramps down
     # where it ends, not there.
     num_frames = max(first_frame + len(outputs), frames_for(len(audio)))
+    levels = frame_levels_db(audio, num_frames)  # read once for both gates
     gate = np.ones(num_frames, np.float32)
     if rest:
-        gate -= pause_weights(audio, num_frames)
+        gate -= pause_weights_of_levels(levels)
     if dips:
-        gate *= dip_gate(frame_levels_db(audio, num_frames))
+        gate *= dip_gate(levels)
     out = np.array(outputs, copy=True)
     out[:, OPENING] *= gate[first_frame : first_frame + len(outputs), None].astype(out.dtype)
     return out
@@ -121,6 +127,15 @@ GATES = {
     "rest_in_pauses": "resting the mouth in pauses",
     "close_in_dips": "closing the mouth in the level's dips",
 }
+
+
+def gate_as(runner, outputs: np.ndarray, audio: np.ndarray, first_frame: int = 0) -> np.ndarray:
+    """`gate_mouth` with the gates a `Predictor` or `WindowEngine` has on (`in_use`); `outputs` as they
+    are where it has none on (a vertex model's, too)."""
+    gates = in_use(runner)
+    if not any(gates.values()):
+        return outputs
+    return gate_mouth(outputs, audio, first_frame, rest=gates["rest_in_pauses"], dips=gates["close_in_dips"])
 
 
 def requested(args) -> dict[str, bool | None]:

@@ -274,9 +274,7 @@ class Predictor:
         outputs, logits = np.asarray(outputs), np.asarray(logits)
         predictions = []
         for i, (clip, n) in enumerate(zip(clips, lengths)):
-            clip_outputs = outputs[i, : sequence_ops.frames_for(n)].copy()
-            if self.rest_in_pauses or self.close_in_dips:
-                clip_outputs = pauses.gate_mouth(clip_outputs, clip, rest=self.rest_in_pauses, dips=self.close_in_dips)
+            clip_outputs = pauses.gate_as(self, outputs[i, : sequence_ops.frames_for(n)].copy(), clip)
             predictions.append(Prediction(clip_outputs, logits[i].copy(), self.emotion_labels))
         return predictions
 

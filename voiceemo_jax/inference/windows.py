@@ -403,14 +403,8 @@ class WindowedRun:
             if self.emotion_track is not None:
                 emotion = self.emotion_track[window.core_start : window.core_end]
             self.pool.add(emotion)
-            core = self.decode(content, emotion)
-            engine = self.engine
-            if engine.rest_in_pauses or engine.close_in_dips:
-                # Gated from the window's own audio, which gives the core the whole clip's gates (pauses.py).
-                core = pauses.gate_mouth(
-                    core, audio_of(window), window.crop, rest=engine.rest_in_pauses, dips=engine.close_in_dips
-                )
-            outputs.append(core)
+            # Gated from the window's own audio, which gives the core the whole clip's gates (pauses.py).
+            outputs.append(pauses.gate_as(self.engine, self.decode(content, emotion), audio_of(window), window.crop))
         return np.concatenate(outputs)
 
     def emotion_logits(self) -> np.ndarray:
